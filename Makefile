@@ -1,0 +1,135 @@
+# 客服微刊 — the publisher's interface. `make` (or `make help`) lists every target.
+#
+# Safety: Q, DATA, OUT and REF come from the command line. They are read with
+# $(value ...) and un-exported, so that text like `$(shell ...)` or `;rm` is never
+# expanded by make nor pasted into a shell; recipes see them only as quoted
+# environment variables, and Q is checked against YYYYQn before any recipe runs.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON_SYS ?= python3
+VENV := .venv
+KVENV := .venv-kernel
+PY := $(VENV)/bin/python
+READY := $(VENV)/.ready
+UV_VERSION := 0.13.9
+KERNEL := kefu-weikan
+
+override QV := $(strip $(value Q))
+override DATAV := $(or $(strip $(value DATA)),data)
+override OUTV := $(or $(strip $(value OUT)),outputs)
+override REFV := $(strip $(value REF))
+override SCALEV := $(or $(strip $(value SCALE)),1)
+unexport Q DATA OUT REF SCALE
+export KFWK_Q := $(QV)
+export KFWK_DATA := $(DATAV)
+export KFWK_OUT := $(OUTV)
+export KFWK_REF := $(REFV)
+export KFWK_SCALE := $(SCALEV)
+export PYTHONDONTWRITEBYTECODE := 1
+export UV_COMPILE_BYTECODE := 1
+
+# Every quarter name make accepts (1900Q1 .. 2199Q4): checked with make's own text
+# functions, so no shell sees an unchecked name.
+DIGITS := 0 1 2 3 4 5 6 7 8 9
+QUARTERS := $(foreach c,19 20 21,$(foreach d,$(DIGITS),$(foreach e,$(DIGITS),$(foreach n,1 2 3 4,$(c)$(d)$(e)Q$(n)))))
+Q_OK := $(and $(filter 1,$(words $(QV))),$(if $(findstring %,$(QV)),,ok),$(filter $(QV),$(QUARTERS)))
+NEEDS_Q := quarter validate figures reconcile pdf new-quarter
+ifneq ($(filter $(NEEDS_Q),$(MAKECMDGOALS)),)
+  ifeq ($(QV),)
+    $(error Q is required, e.g. make $(firstword $(filter $(NEEDS_Q),$(MAKECMDGOALS))) Q=2022Q1)
+  endif
+  ifeq ($(Q_OK),)
+    $(error 不是有效的季度 / not a valid quarter: Q='$(QV)' (expected YYYYQn with n = 1-4, e.g. Q=2022Q1))
+  endif
+  ifneq ($(words $(DATAV) $(OUTV)),2)
+    $(error DATA and OUT must be folder paths without spaces)
+  endif
+endif
+
+ifneq ($(Q_OK),)
+  PRIOR := $(shell echo $$(( $(word 1,$(subst Q, ,$(QV))) - 1 )))Q$(word 2,$(subst Q, ,$(QV)))
+  ISSUE := $(OUTV)/$(QV)/issue.html
+  # What an issue depends on; the publisher then re-runs only the stale sections.
+  ISSUE_DEPS := $(READY) $(wildcard notebooks/*.ipynb src/helpers/*.py src/helpers/templates/*/* \
+    params/$(QV).yaml $(DATAV)/$(QV) $(DATAV)/$(QV)/*.csv $(DATAV)/$(QV)/*.csv.gz \
+    $(DATAV)/$(QV)/editorial $(DATAV)/$(QV)/editorial/*.md \
+    $(DATAV)/$(PRIOR) $(DATAV)/$(PRIOR)/*.csv $(DATAV)/$(PRIOR)/*.csv.gz)
+  # The bundled sample is generated on first use, never over an existing folder.
+  ifeq ($(DATAV)|$(wildcard data/$(QV)),data|)
+    ifneq ($(filter $(QV),2022Q1 2021Q1),)
+      ISSUE_DEPS += sample-if-missing
+    endif
+  endif
+endif
+
+.PHONY: help env sample-data sample-if-missing validate figures quarter reconcile test lint \
+        bench lab new-quarter pdf clean lock
+
+help: ## Show this help (the default goal)
+	@echo "客服微刊 — reproducible quarterly bulletin"
+	@echo
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-13s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables: Q=YYYYQn  DATA=<extracts root> (data)  OUT=<publish root> (outputs)  SCALE=N  REF=<yaml>"
+
+env: $(READY) ## Create the project environment (.venv) and register the Jupyter kernel
+
+# Two environments: .venv (papermill, nbconvert, JupyterLab, tests) and a lean
+# .venv-kernel that runs the notebooks, registered as the `kefu-weikan` kernel
+# inside .venv so JupyterLab and papermill start the very same kernel.
+$(READY): requirements.txt requirements-kernel.txt pyproject.toml
+	@echo "==> creating environments $(VENV) and $(KVENV) (first run only, ~30 s)"
+	@for v in $(VENV) $(KVENV); do \
+	  test -x $$v/bin/python || $(PYTHON_SYS) -m venv $$v; done
+	@$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements.txt
+	@$(VENV)/bin/uv pip install --quiet --python $(KVENV)/bin/python -r requirements-kernel.txt
+	@for v in $(VENV) $(KVENV); do \
+	  $(VENV)/bin/uv pip install --quiet --python $$v/bin/python --no-deps -e .; done
+	@$(KVENV)/bin/python -m ipykernel install --prefix $(VENV) --name $(KERNEL) \
+	  --display-name "客服微刊 (Python 3)" >/dev/null 2>&1
+	@touch $@
+	@echo "==> environment ready"
+
+sample-data: $(READY) ## Write the synthetic sample extracts (2022Q1 + 2021Q1) into DATA [SCALE=N]
+	@$(PY) -m helpers.sample --data "$$KFWK_DATA" --scale "$$KFWK_SCALE"
+
+sample-if-missing: $(READY)
+	@test -d data/2022Q1 || { echo "==> sample data missing: generating it"; \
+	  $(PY) -m helpers.sample --data data --scale 1; }
+
+validate: $(READY) ## Check a quarter's extracts without publishing: make validate Q=2022Q1
+	@$(PY) -m helpers.cli validate "$$KFWK_Q"
+
+figures: $(READY) ## Compute a quarter's figures only (prints metrics.json): make figures Q=2022Q1
+	@$(PY) -m helpers.cli figures "$$KFWK_Q"
+
+quarter: $(ISSUE) ## Publish a quarter: make quarter Q=2022Q1 [DATA=dir] [OUT=dir]
+	@echo "==> $(ISSUE) is up to date"
+
+$(ISSUE): $(ISSUE_DEPS)
+	@$(PY) -m helpers.cli publish "$$KFWK_Q"
+
+reconcile: $(READY) ## Compare a quarter with a printed issue: make reconcile Q=2022Q1 REF=ref.yaml
+	@$(PY) -m helpers.cli reconcile "$$KFWK_Q" --ref "$${KFWK_REF:-docs/reference/$$KFWK_Q.yaml}"
+
+test: $(READY) ## Run the whole test suite (lint, notebook hygiene, unit, end-to-end, browser)
+	@$(VENV)/bin/ruff check src tests
+	@$(PY) -m pytest
+
+lint: $(READY) ## Lint and format-check the code
+	@$(VENV)/bin/ruff check src tests
+
+clean: ## Remove caches and published outputs (keeps .venv and data)
+	rm -rf .cache outputs/*/ outputs/index.html outputs/bench.json
+
+lock: ## Re-resolve requirements*.in into the pinned requirements*.txt
+	@$(VENV)/bin/uv pip compile requirements.in -o requirements.txt --python-version 3.11 --no-header
+	@$(VENV)/bin/uv pip compile requirements-kernel.in -c requirements.txt \
+	  -o requirements-kernel.txt --python-version 3.11 --no-header

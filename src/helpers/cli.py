@@ -1,0 +1,114 @@
+"""Command line behind the Makefile: `python -m helpers.cli COMMAND Q`.
+
+Every expected failure (a bad quarter name, bad extracts, a bad params file, a
+section notebook that raised) ends with a plain message on stderr and a non-zero
+exit, never a traceback. Exit codes: 2 bad input, 3 a section failed, 1 anything
+unexpected (its traceback goes to a log file, named in the message).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from helpers import paths
+from helpers.params import ParamsError
+from helpers.quarter import Quarter, QuarterError
+
+EXIT_BAD_INPUT, EXIT_SECTION, EXIT_BUG = 2, 3, 1
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from helpers import extracts
+
+    report = extracts.validate_quarter(args.quarter, paths.data_root())
+    print(report.format())
+    if not report.ok:
+        _err(f"✗ {args.quarter}: the extracts were refused; nothing was published.")
+        return EXIT_BAD_INPUT
+    print(f"✓ {args.quarter}: all extracts valid")
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from helpers import figures, metrics
+
+    print(metrics.to_json(figures.quarter_figures(args.quarter, paths.data_root())))
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from helpers import publish
+
+    publish.publish(args.quarter, paths.data_root(), paths.out_root(), jobs=args.jobs)
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    import yaml
+
+    from helpers import figures, reconcile
+
+    ref_path = Path(args.ref)
+    if not ref_path.exists():
+        _err(f"reference file not found: {ref_path}")
+        return EXIT_BAD_INPUT
+    reference = yaml.safe_load(ref_path.read_text(encoding="utf-8"))
+    rows = reconcile.reconcile(figures.quarter_figures(args.quarter, paths.data_root()), reference)
+    print(reconcile.format_table(rows))
+    return 0 if all(r.agree for r in rows) else 1
+
+
+COMMANDS = {
+    "validate": (cmd_validate, "check a quarter's extracts"),
+    "figures": (cmd_figures, "print a quarter's figures as JSON"),
+    "publish": (cmd_publish, "publish a quarter's issue"),
+    "reconcile": (cmd_reconcile, "compare a quarter's figures with a printed issue"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="helpers.cli", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("quarter", help="YYYYQn, e.g. 2022Q1")
+        if name == "reconcile":
+            p.add_argument("--ref", required=True, help="reference YAML of a printed issue")
+        if name == "publish":
+            p.add_argument("--jobs", type=int, default=None, help="sections run in parallel")
+    args = parser.parse_args(argv)
+    from helpers import extracts
+
+    try:
+        Quarter.parse(args.quarter)  # before anything touches the disk
+        return COMMANDS[args.command][0](args)
+    except QuarterError as exc:
+        _err(str(exc))
+    except extracts.ExtractError as exc:
+        _err(exc.report.format())
+        _err("✗ the extracts were refused; nothing was published, the last published issue is unchanged.")
+    except ParamsError as exc:
+        _err(f"✗ params: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for a readable message
+        from helpers.publish import SectionFailed
+
+        if isinstance(exc, SectionFailed):
+            _err(f"✗ {exc}\n  nothing was published; the last published issue is unchanged.")
+            return EXIT_SECTION
+        log = Path(tempfile.gettempdir()) / "kefu-weikan-error.log"
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        _err(f"✗ unexpected error: {type(exc).__name__}: {exc}\n  details: {log}")
+        return EXIT_BUG
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Issue settings: defaults derived from the quarter, overridden by `params/<Q>.yaml`.
+
+The params file is optional and small (see params/README.md). Unknown keys are
+refused so that a typo does not silently publish with a default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import date, timedelta
+from typing import Any
+
+import yaml
+
+from helpers import paths
+from helpers.quarter import Quarter
+
+
+class ParamsError(ValueError):
+    """A params/<Q>.yaml that cannot be used."""
+
+
+@dataclass(frozen=True)
+class IssueParams:
+    quarter: str
+    label: str  # masthead issue label, `2022年第1期`
+    centre: str = "客服中心"  # the publishing centre, shown in the masthead
+    bank: str = ""  # the bank's name, before the centre's in the masthead
+    service_level_seconds: float = 20.0  # T of the 20-second service level
+    service_level_target: float = 0.80  # target line drawn on the daily charts
+    data_as_of: str = ""  # "数据截至" date, ISO; default: the quarter's last day
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_params(quarter: str) -> IssueParams:
+    """Defaults for a quarter with no params file."""
+    q = Quarter.parse(quarter)
+    last_day: date = q.end.date() - timedelta(days=1)
+    return IssueParams(quarter=str(q), label=q.label, data_as_of=last_day.isoformat())
+
+
+def load_params(quarter: str) -> IssueParams:
+    """`params/<Q>.yaml` merged over `default_params(Q)`; raises ParamsError on bad keys/types."""
+    base = default_params(quarter)
+    path = paths.params_file(base.quarter)
+    if not path.exists():
+        return base
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of settings")
+    known = {f.name for f in fields(IssueParams)} - {"quarter"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ParamsError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
+        )
+    updates = {}
+    for key, value in raw.items():
+        default = getattr(base, key)
+        if isinstance(default, float) and isinstance(value, int | float) and not isinstance(value, bool):
+            value = float(value)
+        elif isinstance(default, str) and isinstance(value, date):
+            value = value.isoformat()
+        if not isinstance(value, type(default)):
+            raise ParamsError(f"{path}: {key} should be {type(default).__name__}, got {value!r}")
+        updates[key] = value
+    if not 0 < updates.get("service_level_seconds", base.service_level_seconds) <= 600:
+        raise ParamsError(f"{path}: service_level_seconds must be between 0 and 600")
+    return replace(base, **updates)

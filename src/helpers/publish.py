@@ -1,0 +1,269 @@
+"""Publishing one quarter: validate -> figures -> section notebooks -> one issue.
+
+Each stage has one home (extracts, figures, the notebooks, issue); this module
+only orders them, decides what is stale, and makes the result appear atomically:
+`issue.html`, `metrics.json` and `figures/` are replaced only after every stage
+succeeded, so a failed run leaves the last good issue exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from helpers import figures, paths
+from helpers.params import IssueParams, load_params
+from helpers.quarter import Quarter
+from helpers.sections import SECTIONS, Section
+
+KERNEL = "kefu-weikan"
+# Helper modules a section notebook can import: a change to any re-runs the sections.
+NOTEBOOK_HELPERS = (
+    "__init__.py", "aggregates.py", "charts.py", "extracts.py", "figures.py", "fmt.py",
+    "metrics.py", "params.py", "paths.py", "quarter.py", "render.py", "schema.py",
+    "sections.py", "notebook.py",
+)
+REPORTED_PACKAGES = ("pandas", "pyarrow", "altair", "vl-convert-python", "papermill", "nbconvert")
+
+
+class SectionFailed(RuntimeError):
+    """A section notebook raised; the message names the notebook and the cell."""
+
+
+@dataclass
+class Progress:
+    """Prints one line per stage and section with its time."""
+
+    emit: Callable[[str], None] = print
+    times: dict[str, float] | None = None
+
+    @contextlib.contextmanager
+    def stage(self, name: str, detail: str = "") -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        took = time.perf_counter() - start
+        if self.times is not None:
+            self.times[name] = round(took, 3)
+        self.emit(f"  {name:<28} {took:6.1f} s  {detail}".rstrip())
+
+
+@contextlib.contextmanager
+def quarter_lock(out_root: Path, quarter: str, emit: Callable[[str], None]) -> Iterator[None]:
+    """One publish of a quarter at a time: a second run waits for the first."""
+    out_root.mkdir(parents=True, exist_ok=True)
+    with open(out_root / f".{quarter}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            emit(f"  another publish of {quarter} is running; waiting for it to finish…")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _helpers_hash() -> str:
+    h = hashlib.sha256()
+    for name in NOTEBOOK_HELPERS:
+        path = Path(__file__).with_name(name)
+        if path.exists():
+            h.update(name.encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def section_key(
+    sec: Section, params: IssueParams, data_root: Path, hashes: dict[str, dict[str, str]],
+    helpers_hash: str,
+) -> str:
+    """What a section's executed notebook depends on, hashed: its notebook, the helper
+    code, the issue params, the content of its extracts (this quarter and the prior
+    year) and its editorial file. Same key -> the executed copy is reused."""
+    editorial = paths.editorial_dir(params.quarter, data_root) / f"{sec.editorial}.md"
+    parts = {
+        "notebook": _sha256_file(sec.notebook_path),
+        "parameters": sec.parameters,
+        "helpers": helpers_hash,
+        "params": params.as_dict(),
+        "data": {q: {n: h.get(n) for n in sec.extracts} for q, h in hashes.items()},
+        "editorial": _sha256_file(editorial) if sec.editorial and editorial.exists() else None,
+        "data_root": str(data_root),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _run_notebook(sec: Section, out_nb: Path, parameters: dict) -> None:
+    import papermill as pm  # imported here: ~1 s, and only the publisher needs it
+
+    try:
+        pm.execute_notebook(
+            str(sec.notebook_path), str(out_nb), parameters=parameters, kernel_name=KERNEL,
+            progress_bar=False, log_output=False, cwd=str(paths.NOTEBOOKS),
+        )
+    except pm.PapermillExecutionError as exc:
+        raise SectionFailed(
+            f"section {sec.title} ({sec.id}) failed in notebooks/{sec.notebook}, "
+            f"cell {exc.cell_index} (execution count {exc.exec_count}): {exc.ename}: {exc.evalue}\n"
+            f"  executed copy kept for debugging: {out_nb}"
+        ) from None
+
+
+def code_version() -> str:
+    """`git describe` of the project, or 'unknown' outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=paths.ROOT,
+            capture_output=True, text=True, timeout=10, check=True,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _package_versions() -> dict[str, str]:
+    versions = {"python": sys.version.split()[0]}
+    for name in REPORTED_PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions
+
+
+def publish(
+    quarter: str,
+    data_root: Path | None = None,
+    out_root: Path | None = None,
+    *,
+    emit: Callable[[str], None] = print,
+    jobs: int | None = None,
+    times: dict[str, float] | None = None,
+) -> Path:
+    """Publish Q: returns the path of `<OUT>/<Q>/issue.html`.
+
+    Raises extracts.ExtractError (bad input), ParamsError, SectionFailed.
+    """
+    from helpers import issue  # nbconvert: publisher-only import
+
+    q = str(Quarter.parse(quarter))
+    data_root = (data_root or paths.data_root()).resolve()
+    out_root = (out_root or paths.out_root()).resolve()
+    progress = Progress(emit, times)
+    emit(f"==> publishing {q} (extracts: {data_root / q}, output: {out_root / q})")
+    with quarter_lock(out_root, q, emit):
+        params = load_params(q)
+        with progress.stage("validate"):
+            reports = figures.validated_reports(q, data_root)
+        with progress.stage("figures"):
+            metrics_dict = figures.quarter_figures(q, data_root, params)
+
+        issue_dir = out_root / q
+        build = issue_dir / ".build"
+        nb_dir = issue_dir / "notebooks"
+        fig_build = build / "figures"
+        for d in (nb_dir, fig_build):
+            d.mkdir(parents=True, exist_ok=True)
+        keys_file = build / "section-keys.json"
+        keys = json.loads(keys_file.read_text()) if keys_file.exists() else {}
+        hashes = {rq: {n: f.sha256 for n, f in r.files.items()} for rq, r in reports.items()}
+        helpers_hash = _helpers_hash()
+
+        executed: list[Path] = []
+        todo: list[tuple[Section, Path, str]] = []
+        for i, sec in enumerate(SECTIONS, start=1):
+            out_nb = nb_dir / f"{i:02d}_{sec.id}.ipynb"
+            executed.append(out_nb)
+            key = section_key(sec, params, data_root, hashes, helpers_hash)
+            if keys.get(sec.id) == key and out_nb.exists():
+                continue
+            todo.append((sec, out_nb, key))
+        emit(f"  sections: {len(todo)} to run, {len(SECTIONS) - len(todo)} unchanged")
+
+        def run(item: tuple[Section, Path, str]) -> tuple[str, str]:
+            sec, out_nb, key = item
+            parameters = {
+                "quarter": q, "data_root": str(data_root),
+                "figures_dir": str(fig_build / sec.id), **sec.parameters,
+            }
+            shutil.rmtree(fig_build / sec.id, ignore_errors=True)
+            with progress.stage(f"section {sec.id}", sec.title):
+                _run_notebook(sec, out_nb, parameters)
+            return sec.id, key
+
+        failures: list[str] = []
+        workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
+        with ThreadPoolExecutor(workers) as pool:
+            futures = [pool.submit(run, item) for item in todo]
+            for fut in futures:
+                try:
+                    sec_id, key = fut.result()
+                    keys[sec_id] = key
+                except SectionFailed as exc:
+                    failures.append(str(exc))
+        keys_file.write_text(json.dumps(keys, indent=1, sort_keys=True))
+        if failures:
+            raise SectionFailed("\n".join(failures))
+
+        with progress.stage("assemble"):
+            meta = {
+                "quarter": q,
+                "label": params.label,
+                "centre": params.centre,
+                "bank": params.bank,
+                "quarter_text": f"{Quarter.parse(q).year}年{Quarter.parse(q).cn_name}",
+                "data_as_of": params.data_as_of,
+                "inputs": [
+                    {"name": f"{rq}/{f.path.name}", "sha256": f.sha256, "rows": f.rows}
+                    for rq, r in reports.items() for f in r.files.values()
+                ],
+                "parameters": params.as_dict(),
+                "code_version": code_version(),
+                "packages": _package_versions(),
+                "kpi_doc_href": "kpi.html",
+            }
+            staging = build / "staging"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            issue.assemble_issue(executed, staging / "issue.html", meta=meta)
+            (staging / "metrics.json").write_text(
+                figures.metrics.to_json(metrics_dict), encoding="utf-8"
+            )
+            shutil.copytree(fig_build, staging / "figures")
+            _swap_into_place(staging, issue_dir)
+            published = sorted(
+                p.parent.name for p in out_root.glob("*/issue.html") if p.parent.name[:4].isdigit()
+            )
+            issue.write_index(out_root, [_index_entry(out_root, name) for name in published])
+        emit(f"==> published {issue_dir / 'issue.html'}")
+        return issue_dir / "issue.html"
+
+
+def _index_entry(out_root: Path, quarter: str) -> dict:
+    params = load_params(quarter)
+    return {"quarter": quarter, "label": params.label, "href": f"{quarter}/issue.html"}
+
+
+def _swap_into_place(staging: Path, issue_dir: Path) -> None:
+    """Move the staged figures/, metrics.json and issue.html into place, issue last."""
+    old = issue_dir / ".build" / "figures-old"
+    shutil.rmtree(old, ignore_errors=True)
+    if (issue_dir / "figures").exists():
+        os.replace(issue_dir / "figures", old)
+    os.replace(staging / "figures", issue_dir / "figures")
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(staging / "metrics.json", issue_dir / "metrics.json")
+    os.replace(staging / "issue.html", issue_dir / "issue.html")
