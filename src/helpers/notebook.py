@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import altair as alt
 import pandas as pd
 
-from helpers import charts, extracts, figures, metrics, paths, render
+from helpers import charts, extracts, figures, metrics, paths, render, schema
 from helpers.params import IssueParams, load_params
 from helpers.quarter import Quarter
 
@@ -91,7 +92,7 @@ def open_section(
     # The kernel's warnings would otherwise print into the issue's outputs.
     warnings.filterwarnings("ignore", category=FutureWarning)
     logging.getLogger("vl_convert").setLevel(logging.ERROR)
-    charts.enable_theme()
+    alt.theme.enable(charts.THEME)
     render.enable_offline_renderer()
     params = load_params(str(q))
     return SectionContext(
@@ -116,3 +117,30 @@ def show_table(frame: pd.DataFrame) -> None:
     from IPython.display import HTML, display
 
     display(HTML(frame.to_html(index=False, escape=True, border=0, classes="kf-table")))
+
+
+def kpi_cards(items: list[tuple[str, str]]) -> None:
+    """Show headline figures as cards: [(label, formatted value), ...]."""
+    from IPython.display import HTML, display
+
+    cards = "".join(
+        f'<div class="kf-kpi"><div class="kf-kpi-value">{render.esc(value)}</div>'
+        f'<div class="kf-kpi-label">{render.esc(label)}</div></div>'
+        for label, value in items
+    )
+    display(HTML(f'<div class="kf-kpis">{cards}</div>'))
+
+
+def editorial(ctx: SectionContext, part: str) -> None:
+    """Show one editorial text (`<DATA>/<Q>/editorial/<part>.md`) under its section
+    heading; raw HTML in it is escaped (render.render_markdown). A missing file shows
+    a note here, and the publisher leaves the section out of the issue."""
+    from IPython.display import HTML, display
+
+    title = schema.EDITORIAL_FILES[part]
+    path = paths.editorial_dir(str(ctx.quarter), ctx.data_root) / f"{part}.md"
+    if not path.exists():
+        say(f"*（{path} 不存在：本期不刊登“{title}”。）*")
+        return
+    say(f"## {title}")
+    display(HTML(render.render_markdown(path.read_text(encoding="utf-8"))))

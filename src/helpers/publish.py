@@ -110,11 +110,12 @@ def section_key(
 
 def _run_notebook(sec: Section, out_nb: Path, parameters: dict) -> None:
     import papermill as pm  # imported here: ~1 s, and only the publisher needs it
-
     try:
         pm.execute_notebook(
             str(sec.notebook_path), str(out_nb), parameters=parameters, kernel_name=KERNEL,
             progress_bar=False, log_output=False, cwd=str(paths.NOTEBOOKS),
+            # The kernel's start-up warnings (unencrypted local TCP) are noise here.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except pm.PapermillExecutionError as exc:
         raise SectionFailed(
@@ -144,6 +145,14 @@ def _package_versions() -> dict[str, str]:
     return versions
 
 
+def _quiet_libraries() -> None:
+    """papermill logs every parameter it injects at WARNING; the publisher has its own progress."""
+    import logging
+
+    for name in ("papermill", "papermill.translators", "traitlets", "nbclient"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def publish(
     quarter: str,
     data_root: Path | None = None,
@@ -163,6 +172,7 @@ def publish(
     data_root = (data_root or paths.data_root()).resolve()
     out_root = (out_root or paths.out_root()).resolve()
     progress = Progress(emit, times)
+    _quiet_libraries()
     emit(f"==> publishing {q} (extracts: {data_root / q}, output: {out_root / q})")
     with quarter_lock(out_root, q, emit):
         params = load_params(q)
@@ -184,7 +194,14 @@ def publish(
 
         executed: list[Path] = []
         todo: list[tuple[Section, Path, str]] = []
+        group = ""
         for i, sec in enumerate(SECTIONS, start=1):
+            if sec.editorial and not (paths.editorial_dir(q, data_root) / f"{sec.editorial}.md").exists():
+                emit(f"  ⚠ editorial/{sec.editorial}.md is missing: section {sec.title} is left out")
+                continue
+            if sec.group and sec.group != group:
+                executed.append(_heading_notebook(build / f"group-{i:02d}.ipynb", sec.group))
+            group = sec.group
             out_nb = nb_dir / f"{i:02d}_{sec.id}.ipynb"
             executed.append(out_nb)
             key = section_key(sec, params, data_root, hashes, helpers_hash)
@@ -225,6 +242,7 @@ def publish(
                 "centre": params.centre,
                 "bank": params.bank,
                 "quarter_text": f"{Quarter.parse(q).year}年{Quarter.parse(q).cn_name}",
+                "generated_on": params.data_as_of,
                 "data_as_of": params.data_as_of,
                 "inputs": [
                     {"name": f"{rq}/{f.path.name}", "sha256": f.sha256, "rows": f.rows}
@@ -250,6 +268,15 @@ def publish(
             issue.write_index(out_root, [_index_entry(out_root, name) for name in published])
         emit(f"==> published {issue_dir / 'issue.html'}")
         return issue_dir / "issue.html"
+
+
+def _heading_notebook(path: Path, title: str) -> Path:
+    """A one-cell notebook holding a group heading (`## 主要指标完成情况`)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"## {title}", id="heading")])
+    nbformat.write(nb, path)
+    return path
 
 
 def _index_entry(out_root: Path, quarter: str) -> dict:

@@ -1,0 +1,265 @@
+"""Offline rendering pieces shared by the section notebooks and the issue assembler.
+
+- An Altair renderer (`enable_offline_renderer`) whose output works in a page
+  with no network: a `<div>` plus a `vegaEmbed(...)` call, and nothing fetched.
+- The vega / vega-lite / vega-embed JavaScript bundle (`vega_bundle`), built by
+  vl-convert once and cached, which the issue inlines exactly once.
+- Safe text: `esc()` for data values and `render_markdown()` for editorial
+  markdown (raw HTML escaped, link schemes limited, no network images).
+
+See docs/issue-html.md for the reasons behind each choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import vl_convert as vlc
+from markdown_it import MarkdownIt
+
+from helpers import paths
+
+RENDERER_NAME = "kefu"
+# Altair 6.3 labels its own bundle `application/vnd.vegalite.v6.json`, which
+# nbformat rejects (JSON payloads must use a `+json` key), so we emit the
+# standard `+json` spelling, derived from the Vega-Lite version Altair targets.
+VEGALITE_MAJOR = alt.SCHEMA_VERSION.lstrip("v").split(".")[0]
+VEGALITE_MIMETYPE = f"application/vnd.vegalite.v{VEGALITE_MAJOR}+json"
+# vl-convert ships several Vega-Lite versions; bundle the one Altair writes specs for.
+BUNDLE_VL_VERSION = "v" + ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+
+EMBED_OPTIONS = {"actions": False, "renderer": "svg", "mode": "vega-lite"}
+
+# The exact shape `chart_html` emits; issue.py relies on it to tell a chart
+# fragment (whose script is ours) from any other HTML output.
+CHART_RE = re.compile(
+    r'\A<div class="kf-chart" id="(?P<id>chart-[a-z0-9-]+)"></div>\n'
+    r"<script>\(function\(\)\{[^\n]*\}\)\(\);</script>\Z"
+)
+
+# id -> how many charts with that spec hash this process has rendered so far.
+_seen_ids: dict[str, int] = {}
+
+
+def esc(value: Any) -> str:
+    """Any value -> its text, HTML-escaped (quotes included) for element text or attributes."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _script_json(value: Any) -> str:
+    """A JSON value -> JavaScript literal text that is safe inside `<script>`.
+
+    Keys are sorted so equal specs give equal bytes. `<`, `>`, `&` and the two
+    line separators JavaScript treats as newlines are escaped, so chart text
+    such as `</script>` cannot end the script element early.
+    """
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _slug(name: str) -> str:
+    """A caller's chart name -> lowercase ASCII id fragment (`Calls by line` -> `calls-by-line`)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    if not slug:
+        # A purely Chinese name has no ASCII letters; fall back to its hash.
+        slug = hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
+    return slug
+
+
+def reset_chart_ids() -> None:
+    """Forget the ids handed out so far (a fresh kernel starts this way; tests use it)."""
+    _seen_ids.clear()
+
+
+def chart_id(spec: dict, name: str | None = None) -> str:
+    """A Vega-Lite spec (and optional caller name) -> a deterministic element id.
+
+    `chart-<slug of name>` when a name is given (or the spec has a top-level
+    `name`), else `chart-<first 10 hex of SHA-256 of the sorted spec JSON>`.
+    Showing the same spec or name again in the same process appends `-2`, `-3`,
+    ... so ids stay unique on a page and depend only on the spec and how often
+    it was shown, never on the clock or on randomness.
+    """
+    name = name if name is not None else spec.get("name")
+    if name:
+        base = f"chart-{_slug(str(name))}"
+    else:
+        digest = hashlib.sha256(_script_json(spec).encode("utf-8")).hexdigest()
+        base = f"chart-{digest[:10]}"
+    count = _seen_ids.get(base, 0) + 1
+    _seen_ids[base] = count
+    return base if count == 1 else f"{base}-{count}"
+
+
+def chart_html(spec: dict, element_id: str) -> str:
+    """A Vega-Lite spec + element id -> the `text/html` fragment that draws it offline.
+
+    The fragment is a placeholder `<div class="kf-chart">` and one inline script.
+    The script calls `vegaEmbed` at once when the bundle is already loaded (the
+    issue puts it in `<head>`); otherwise it queues itself on
+    `window.kfChartQueue`, which the bundle's loader drains. When nothing will
+    ever define `vegaEmbed` (JupyterLab, after the page has loaded) it writes a
+    short note into the placeholder instead of failing silently.
+    `$schema` (a URL) is dropped: the embed options say the mode instead.
+    """
+    spec = {k: v for k, v in spec.items() if k != "$schema"}
+    sel = json.dumps("#" + element_id)
+    eid = json.dumps(element_id)
+    note = _script_json("图表在发布的期刊中显示 / the chart is drawn in the published issue")
+    failed = _script_json("图表无法显示 / chart failed to render")
+    script = (
+        "(function(){"
+        f"var run=function(){{window.vegaEmbed({sel},{_script_json(spec)},"
+        f"{_script_json(EMBED_OPTIONS)}).catch(function(err){{"
+        f"var el=document.getElementById({eid});if(el){{el.textContent={failed};}}"
+        "if(window.console){console.error(err);}});};"
+        "if(window.vegaEmbed){run();}"
+        "else if(document.readyState!=='loading'&&!window.kfChartQueue){"
+        f"var el=document.getElementById({eid});if(el){{el.textContent={note};}}}}"
+        "else{(window.kfChartQueue=window.kfChartQueue||[]).push(run);}"
+        "})();"
+    )
+    return f'<div class="kf-chart" id="{element_id}"></div>\n<script>{script}</script>'
+
+
+def chart_bundle(spec: dict, *, name: str | None = None, mimetype: bool = True) -> dict:
+    """A Vega-Lite spec -> the Jupyter mimebundle the `kefu` renderer displays.
+
+    `text/html` (see `chart_html`) always; plus the standard
+    `application/vnd.vegalite.v6+json` copy of the spec when `mimetype` is true,
+    for front-ends with a native Vega-Lite 6 renderer. The issue uses only the
+    `text/html` entry.
+    """
+    bundle: dict[str, Any] = {"text/html": chart_html(spec, chart_id(spec, name))}
+    if mimetype:
+        bundle[VEGALITE_MIMETYPE] = spec
+    return bundle
+
+
+def _kefu_renderer(spec: dict, **options: Any) -> dict:
+    """Altair renderer hook: spec (+ options from `alt.renderers.enable`) -> mimebundle."""
+    return chart_bundle(spec, mimetype=options.get("mimetype", True))
+
+
+def enable_offline_renderer(*, mimetype: bool = True) -> None:
+    """Register the `kefu` Altair renderer and make it the active one.
+
+    Call once at the top of each section notebook. Every chart displayed
+    afterwards becomes `chart_bundle(spec)`; `mimetype=False` keeps `text/html` only.
+    """
+    alt.renderers.register(RENDERER_NAME, _kefu_renderer)
+    alt.renderers.enable(RENDERER_NAME, mimetype=mimetype)
+
+
+def vega_bundle_path() -> Path:
+    """Where the cached bundle lives: `<CACHE>/vega-bundle-<vl-convert version>.js`."""
+    return paths.CACHE / f"vega-bundle-{vlc.__version__}.js"
+
+
+def _looks_complete(text: str) -> bool:
+    return "window.vegaEmbed=" in text and "</script" not in text.lower()
+
+
+@lru_cache(maxsize=1)
+def vega_bundle() -> str:
+    """() -> the vega + vega-lite + vega-embed JavaScript as one classic script.
+
+    vl-convert's default bundle ends with `window.vegaEmbed=...`, so the
+    libraries become globals that later inline scripts can call. Building it
+    takes seconds, so it is cached to `vega_bundle_path()` (written atomically)
+    and reused; a cache file that does not look like a complete bundle is rebuilt.
+    """
+    path = vega_bundle_path()
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        if _looks_complete(text):
+            return text
+    text = vlc.javascript_bundle(vl_version=BUNDLE_VL_VERSION)
+    if not _looks_complete(text):
+        raise RuntimeError("vl_convert.javascript_bundle() did not define window.vegaEmbed")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return text
+
+
+# ---------------------------------------------------------------- markdown
+
+_SAFE_SCHEMES = ("http", "https", "mailto")
+_SCHEME_RE = re.compile(r"\A([a-zA-Z][a-zA-Z0-9+.-]*):")
+
+
+def is_relative_url(url: str) -> bool:
+    """True for `docs/kpi.md`, `../x.html`, `#sec-01`; false for anything with a scheme or `//host`."""
+    url = url.strip()
+    return not _SCHEME_RE.match(url) and not url.startswith(("//", "\\\\", "/\\", "\\/"))
+
+
+def is_safe_link(url: str) -> bool:
+    """Links editorial text may carry: relative ones and http(s)/mailto; never javascript: etc."""
+    url = url.strip()
+    if is_relative_url(url):
+        return True
+    match = _SCHEME_RE.match(url)
+    return bool(match) and match.group(1).lower() in _SAFE_SCHEMES
+
+
+def _render_image(self, tokens, idx, options, env):
+    """Images: relative sources stay; anything fetched from elsewhere becomes its alt text."""
+    token = tokens[idx]
+    src = token.attrGet("src") or ""
+    if is_relative_url(src):
+        return self.image(tokens, idx, options, env)
+    alt_text = self.renderInlineAsText(token.children or [], options, env)
+    return f'<span class="kf-img-removed">[图片 / image: {esc(alt_text)}]</span>'
+
+
+def _render_table_open(self, tokens, idx, options, env):
+    # Wide tables scroll inside their own box instead of widening the page.
+    return '<div class="kf-table">' + self.renderToken(tokens, idx, options, env)
+
+
+def _render_table_close(self, tokens, idx, options, env):
+    return self.renderToken(tokens, idx, options, env) + "</div>"
+
+
+@lru_cache(maxsize=1)
+def markdown_parser() -> MarkdownIt:
+    """The one configured markdown-it instance (CommonMark + tables + strikethrough).
+
+    `html` is off, so raw HTML in the source is shown as escaped text; links
+    are limited to `is_safe_link`; network images are replaced by their alt text.
+    """
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    md.validateLink = is_safe_link
+    md.add_render_rule("image", _render_image)
+    md.add_render_rule("table_open", _render_table_open)
+    md.add_render_rule("table_close", _render_table_close)
+    return md
+
+
+def render_markdown(text: str) -> str:
+    """Editorial markdown -> safe HTML.
+
+    Formatting is rendered; raw HTML (`<script>` included) comes out escaped,
+    `javascript:`-style links stay plain text, network images become their
+    alt text. Use it for every editorial file, e.g.
+    `display(HTML(render_markdown(path.read_text())))` in a notebook.
+    """
+    return markdown_parser().render(text)
