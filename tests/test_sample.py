@@ -4,7 +4,7 @@ The figures are recomputed here independently of the suite's metrics code:
 formulas straight from docs/contract/METRICS.md, exact fractions of the counts,
 rounding with Decimal ROUND_HALF_UP, compared with the `printed` strings of
 docs/reference/2022Q1.yaml. The full sample (both quarters, scale 1) is generated
-once per session by a module-scoped fixture.
+once per session by the `sample_root` fixture (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -220,13 +220,6 @@ def figures(root: Path) -> dict[str, object]:
                                **({"leader": leader} if leader else {})})
     out["awards"] = merged
     return out
-
-
-@pytest.fixture(scope="module")
-def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("sample")
-    sample.write_sample(root, progress=None)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ process and any call order (tested). See docs/charts.md.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -556,11 +557,38 @@ def save_chart(
     Needs a CJK font vl-convert can find (see docs/charts.md), else Chinese
     text renders as boxes.
     """
+    return export_spec(chart.to_dict(), path_without_suffix, width, scale)
+
+
+SPEC_SUFFIX = ".vl.json"
+
+
+def save_spec(chart: alt.TopLevelMixin, path_without_suffix: str | Path) -> Path:
+    """Chart -> `<path>.vl.json`, its Vega-Lite spec, for `export_spec_file` to turn into
+    SVG and PNG later. Section notebooks save specs (cheap) rather than images: vl-convert
+    costs ~1.3 s to start in each kernel, so the publisher exports them all in one process."""
+    path = Path(f"{path_without_suffix}{SPEC_SUFFIX}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(chart.to_dict(), sort_keys=True, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def export_spec(
+    spec: dict, path_without_suffix: str | Path, width: int = EXPORT_WIDTH, scale: float = 2.0
+) -> tuple[Path, Path]:
+    """A Vega-Lite spec -> `<path>.svg` and `<path>.png` (see `save_chart`)."""
     _register_fonts()
     base = Path(path_without_suffix)
     base.parent.mkdir(parents=True, exist_ok=True)
-    spec = _fixed_width(chart.to_dict(), width)
+    fixed = _fixed_width(spec, width)
     svg_path, png_path = Path(f"{base}.svg"), Path(f"{base}.png")
-    svg_path.write_text(vlc.vegalite_to_svg(spec), encoding="utf-8")
-    png_path.write_bytes(vlc.vegalite_to_png(spec, scale=scale))
+    svg_path.write_text(vlc.vegalite_to_svg(fixed), encoding="utf-8")
+    png_path.write_bytes(vlc.vegalite_to_png(fixed, scale=scale))
     return svg_path, png_path
+
+
+def export_spec_file(spec_path: Path) -> tuple[Path, Path]:
+    """`<name>.vl.json` -> `<name>.svg` and `<name>.png` beside it."""
+    spec_path = Path(spec_path)
+    base = spec_path.with_name(spec_path.name[: -len(SPEC_SUFFIX)])
+    return export_spec(json.loads(spec_path.read_text(encoding="utf-8")), base)

@@ -421,7 +421,7 @@ def _validate_file(
                            R_MISSING_FILE.format(section=spec.section)))
         return result, None
     path = plain if plain.is_file() else gz
-    sha = _sha256(path)
+    sha = _sha256(path, memo=cache)
     parquet_path, report_path = _cache_paths(str(q), spec.name, sha)
     fingerprint = _fingerprint(spec)
     if cache:
@@ -466,11 +466,28 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, *, memo: bool = True) -> str:
+    """SHA-256 of a file's bytes, remembered against its (size, mtime, inode) like git's
+    index does: every section kernel asks for the quarter's hashes, and re-reading
+    ~200 MB of extracts in each would cost more than the section itself."""
+    st = path.stat()
+    stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+    path_key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()
+    memo_file = Path(paths.CACHE) / "hashes" / f"{path_key}.json"
+    if memo:
+        try:
+            known = json.loads(memo_file.read_text(encoding="utf-8"))
+            if known["stat"] == stamp:
+                return known["sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(_READ_CHUNK):
             digest.update(chunk)
+    if memo:
+        memo_file.parent.mkdir(parents=True, exist_ok=True)
+        _write_json(memo_file, {"stat": stamp, "sha256": digest.hexdigest()})
     return digest.hexdigest()
 
 

@@ -470,3 +470,21 @@ def write_index(out_root: Path, issues: list[dict]) -> Path:
     path = out_root / "index.html"
     _write_atomic(path, page)
     return path
+
+
+def write_document(markdown_path: Path, out_html: Path, *, title: str, centre: str = DEFAULT_CENTRE) -> Path:
+    """A project document in markdown (e.g. docs/kpi.md) -> a standalone offline page
+    beside the issue, so reviewers without the repository can read the KPI definitions."""
+    body = render_markdown(Path(markdown_path).read_text(encoding="utf-8"))
+    page = (
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc(title)} · {esc(MASTHEAD_TITLE)}</title>\n<style>\n{_css()}</style>\n</head>\n"
+        '<body>\n<div class="kf-page">\n<header class="kf-masthead">\n'
+        f"<h1>{esc(MASTHEAD_TITLE)}</h1>\n"
+        f'<p class="kf-issue-line"><span class="kf-centre">{esc(centre)}</span>'
+        f"<span>{esc(title)}</span></p>\n</header>\n"
+        f'<main class="kf-main kf-doc">\n{body}\n</main>\n</div>\n</body>\n</html>\n'
+    )
+    _write_atomic(Path(out_html), page)
+    return Path(out_html)

@@ -5,22 +5,25 @@ A notebook's first cells are its raw `parameters` and then
 only reads figures (`ctx.fig("inbound.general.requests")`), asks for typed tables
 (`ctx.table("inbound_calls")`), writes prose with `say(...)` (every number in it
 formatted by `helpers.fmt`) and shows charts with `ctx.show(chart, "name")`.
+
+Imports of pandas, pyarrow and Altair happen on first use: the editorial
+sections need none of them, and each section pays its kernel's imports.
 """
 
 from __future__ import annotations
 
-import logging
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import altair as alt
-import pandas as pd
-
-from helpers import charts, extracts, figures, metrics, paths, render, schema
+from helpers import paths, schema
 from helpers.params import IssueParams, load_params
 from helpers.quarter import Quarter
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -31,9 +34,15 @@ class SectionContext:
     quarter: Quarter
     data_root: Path
     params: IssueParams
-    figures: dict[str, Any]
     figures_dir: Path | None
-    _tables: dict[tuple[str, str, tuple[str, ...] | None], pd.DataFrame] = field(default_factory=dict)
+    _tables: dict[tuple[str, str, tuple[str, ...] | None], Any] = field(default_factory=dict)
+
+    @cached_property
+    def figures(self) -> dict[str, Any]:
+        """The quarter's figures (validated and computed once, then read from the cache)."""
+        from helpers import figures
+
+        return figures.quarter_figures(str(self.quarter), self.data_root, self.params)
 
     @property
     def prior_quarter(self) -> str | None:
@@ -51,10 +60,14 @@ class SectionContext:
 
     def fig(self, dotted_key: str) -> Any:
         """The unrounded figure under a METRICS.md key, e.g. `"tickets.total"`."""
+        from helpers import metrics
+
         return metrics.get(self.figures, dotted_key)
 
     def table(self, name: str, columns: list[str] | None = None, *, prior: bool = False) -> pd.DataFrame:
         """A validated, typed extract of this quarter (or of the prior year)."""
+        from helpers import extracts
+
         q = self.prior_quarter if prior else str(self.quarter)
         if q is None:
             raise LookupError(f"no prior-year extracts for {self.quarter}")
@@ -66,41 +79,41 @@ class SectionContext:
 
     def prior_figures(self) -> dict[str, Any] | None:
         """The prior year's own figures (for year-on-year charts), or None."""
+        from helpers import figures
+
         if not self.has_prior:
             return None
         return figures.quarter_figures(self.prior_quarter, self.data_root)
 
     def show(self, chart: Any, name: str) -> None:
         """Display a chart (offline renderer, id from the section and name) and, when
-        publishing, save it as SVG and PNG under `figures_dir`."""
+        publishing, save its spec under `figures_dir` (the publisher exports SVG and PNG)."""
         from IPython.display import display
 
+        from helpers import charts, render
+
+        render.enable_offline_renderer()
         spec = chart.to_dict()
         display(render.chart_bundle(spec, name=f"{self.section}-{name}"), raw=True)
         if self.figures_dir is not None:
-            self.figures_dir.mkdir(parents=True, exist_ok=True)
-            charts.save_chart(chart, self.figures_dir / f"{self.section}-{name}")
+            charts.save_spec(chart, self.figures_dir / f"{self.section}-{name}")
 
 
 def open_section(
     quarter: str, data_root: str = "", figures_dir: str = "", *, section: str
 ) -> SectionContext:
-    """Parameters of a section notebook -> its context: validated figures of the quarter,
-    the house chart theme and the offline renderer switched on."""
+    """Parameters of a section notebook -> its context (the quarter checked, the issue
+    params loaded; figures and tables are read when first asked for)."""
     q = Quarter.parse(quarter)
     root = Path(data_root).resolve() if data_root else paths.data_root()
-    # The kernel's warnings would otherwise print into the issue's outputs.
+    # Library deprecation notices would otherwise print into the issue's outputs.
     warnings.filterwarnings("ignore", category=FutureWarning)
-    logging.getLogger("vl_convert").setLevel(logging.ERROR)
-    alt.theme.enable(charts.THEME)
-    render.enable_offline_renderer()
-    params = load_params(str(q))
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     return SectionContext(
         section=section,
         quarter=q,
         data_root=root,
-        params=params,
-        figures=figures.quarter_figures(str(q), root, params),
+        params=load_params(str(q)),
         figures_dir=Path(figures_dir) if figures_dir else None,
     )
 
@@ -113,7 +126,7 @@ def say(text: str) -> None:
 
 
 def show_table(frame: pd.DataFrame) -> None:
-    """Show a small aggregated table without its index."""
+    """Show a small aggregated table without its index (cells HTML-escaped)."""
     from IPython.display import HTML, display
 
     display(HTML(frame.to_html(index=False, escape=True, border=0, classes="kf-table")))
@@ -121,11 +134,13 @@ def show_table(frame: pd.DataFrame) -> None:
 
 def kpi_cards(items: list[tuple[str, str]]) -> None:
     """Show headline figures as cards: [(label, formatted value), ...]."""
+    from html import escape
+
     from IPython.display import HTML, display
 
     cards = "".join(
-        f'<div class="kf-kpi"><div class="kf-kpi-value">{render.esc(value)}</div>'
-        f'<div class="kf-kpi-label">{render.esc(label)}</div></div>'
+        f'<div class="kf-kpi"><div class="kf-kpi-value">{escape(value)}</div>'
+        f'<div class="kf-kpi-label">{escape(label)}</div></div>'
         for label, value in items
     )
     display(HTML(f'<div class="kf-kpis">{cards}</div>'))
@@ -133,9 +148,11 @@ def kpi_cards(items: list[tuple[str, str]]) -> None:
 
 def editorial(ctx: SectionContext, part: str) -> None:
     """Show one editorial text (`<DATA>/<Q>/editorial/<part>.md`) under its section
-    heading; raw HTML in it is escaped (render.render_markdown). A missing file shows
-    a note here, and the publisher leaves the section out of the issue."""
+    heading; raw HTML in it is escaped and its headings sit one level below the
+    section's. A missing file shows a note here; the publisher leaves the section out."""
     from IPython.display import HTML, display
+
+    from helpers.markup import render_markdown
 
     title = schema.EDITORIAL_FILES[part]
     path = paths.editorial_dir(str(ctx.quarter), ctx.data_root) / f"{part}.md"
@@ -143,4 +160,4 @@ def editorial(ctx: SectionContext, part: str) -> None:
         say(f"*（{path} 不存在：本期不刊登“{title}”。）*")
         return
     say(f"## {title}")
-    display(HTML(render.render_markdown(path.read_text(encoding="utf-8"))))
+    display(HTML(render_markdown(path.read_text(encoding="utf-8"), heading_offset=1)))

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -115,7 +115,7 @@ def _run_notebook(sec: Section, out_nb: Path, parameters: dict) -> None:
             str(sec.notebook_path), str(out_nb), parameters=parameters, kernel_name=KERNEL,
             progress_bar=False, log_output=False, cwd=str(paths.NOTEBOOKS),
             # The kernel's start-up warnings (unencrypted local TCP) are noise here.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except pm.PapermillExecutionError as exc:
         raise SectionFailed(
@@ -180,6 +180,10 @@ def publish(
             reports = figures.validated_reports(q, data_root)
         with progress.stage("figures"):
             metrics_dict = figures.quarter_figures(q, data_root, params)
+            if metrics_dict["prior_quarter"]:
+                # The year-on-year charts read the prior year's own figures: compute them
+                # once here rather than in several section kernels at once.
+                figures.quarter_figures(metrics_dict["prior_quarter"], data_root)
 
         issue_dir = out_root / q
         build = issue_dir / ".build"
@@ -208,7 +212,8 @@ def publish(
             if keys.get(sec.id) == key and out_nb.exists():
                 continue
             todo.append((sec, out_nb, key))
-        emit(f"  sections: {len(todo)} to run, {len(SECTIONS) - len(todo)} unchanged")
+        shown = sum(p.parent == nb_dir for p in executed)
+        emit(f"  sections: {len(todo)} to run, {shown - len(todo)} unchanged")
 
         def run(item: tuple[Section, Path, str]) -> tuple[str, str]:
             sec, out_nb, key = item
@@ -223,14 +228,21 @@ def publish(
 
         failures: list[str] = []
         workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
-        with ThreadPoolExecutor(workers) as pool:
+        # Charts are exported (SVG + PNG) in this process, one section at a time as
+        # sections finish: one vl-convert start instead of one per kernel.
+        with ThreadPoolExecutor(workers) as pool, ThreadPoolExecutor(1) as exporter:
             futures = [pool.submit(run, item) for item in todo]
-            for fut in futures:
+            exports = []
+            for fut in as_completed(futures):
                 try:
                     sec_id, key = fut.result()
-                    keys[sec_id] = key
                 except SectionFailed as exc:
                     failures.append(str(exc))
+                    continue
+                keys[sec_id] = key
+                exports.append(exporter.submit(_export_charts, fig_build / sec_id))
+            for exp in exports:
+                exp.result()
         keys_file.write_text(json.dumps(keys, indent=1, sort_keys=True))
         if failures:
             raise SectionFailed("\n".join(failures))
@@ -257,6 +269,10 @@ def publish(
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
             issue.assemble_issue(executed, staging / "issue.html", meta=meta)
+            issue.write_document(
+                paths.DOCS / "kpi.md", staging / "kpi.html", title="指标口径 / KPI definitions",
+                centre=params.centre,
+            )
             (staging / "metrics.json").write_text(
                 figures.metrics.to_json(metrics_dict), encoding="utf-8"
             )
@@ -268,6 +284,14 @@ def publish(
             issue.write_index(out_root, [_index_entry(out_root, name) for name in published])
         emit(f"==> published {issue_dir / 'issue.html'}")
         return issue_dir / "issue.html"
+
+
+def _export_charts(folder: Path) -> None:
+    """Every saved chart spec in a section's figure folder -> SVG and PNG beside it."""
+    from helpers import charts
+
+    for spec in sorted(folder.glob(f"*{charts.SPEC_SUFFIX}")):
+        charts.export_spec_file(spec)
 
 
 def _heading_notebook(path: Path, title: str) -> Path:
@@ -292,5 +316,6 @@ def _swap_into_place(staging: Path, issue_dir: Path) -> None:
         os.replace(issue_dir / "figures", old)
     os.replace(staging / "figures", issue_dir / "figures")
     shutil.rmtree(old, ignore_errors=True)
+    os.replace(staging / "kpi.html", issue_dir / "kpi.html")
     os.replace(staging / "metrics.json", issue_dir / "metrics.json")
     os.replace(staging / "issue.html", issue_dir / "issue.html")

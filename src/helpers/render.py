@@ -13,7 +13,6 @@ See docs/issue-html.md for the reasons behind each choice.
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import os
 import re
@@ -23,9 +22,15 @@ from typing import Any
 
 import altair as alt
 import vl_convert as vlc
-from markdown_it import MarkdownIt
 
 from helpers import paths
+from helpers.markup import (  # noqa: F401 - re-exported: the issue assembler's safe-text API
+    esc,
+    is_relative_url,
+    is_safe_link,
+    markdown_parser,
+    render_markdown,
+)
 
 RENDERER_NAME = "kefu"
 # Altair 6.3 labels its own bundle `application/vnd.vegalite.v6.json`, which
@@ -47,11 +52,6 @@ CHART_RE = re.compile(
 
 # id -> how many charts with that spec hash this process has rendered so far.
 _seen_ids: dict[str, int] = {}
-
-
-def esc(value: Any) -> str:
-    """Any value -> its text, HTML-escaped (quotes included) for element text or attributes."""
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def _script_json(value: Any) -> str:
@@ -200,66 +200,3 @@ def vega_bundle() -> str:
 
 # ---------------------------------------------------------------- markdown
 
-_SAFE_SCHEMES = ("http", "https", "mailto")
-_SCHEME_RE = re.compile(r"\A([a-zA-Z][a-zA-Z0-9+.-]*):")
-
-
-def is_relative_url(url: str) -> bool:
-    """True for `docs/kpi.md`, `../x.html`, `#sec-01`; false for anything with a scheme or `//host`."""
-    url = url.strip()
-    return not _SCHEME_RE.match(url) and not url.startswith(("//", "\\\\", "/\\", "\\/"))
-
-
-def is_safe_link(url: str) -> bool:
-    """Links editorial text may carry: relative ones and http(s)/mailto; never javascript: etc."""
-    url = url.strip()
-    if is_relative_url(url):
-        return True
-    match = _SCHEME_RE.match(url)
-    return bool(match) and match.group(1).lower() in _SAFE_SCHEMES
-
-
-def _render_image(self, tokens, idx, options, env):
-    """Images: relative sources stay; anything fetched from elsewhere becomes its alt text."""
-    token = tokens[idx]
-    src = token.attrGet("src") or ""
-    if is_relative_url(src):
-        return self.image(tokens, idx, options, env)
-    alt_text = self.renderInlineAsText(token.children or [], options, env)
-    return f'<span class="kf-img-removed">[图片 / image: {esc(alt_text)}]</span>'
-
-
-def _render_table_open(self, tokens, idx, options, env):
-    # Wide tables scroll inside their own box instead of widening the page.
-    return '<div class="kf-table">' + self.renderToken(tokens, idx, options, env)
-
-
-def _render_table_close(self, tokens, idx, options, env):
-    return self.renderToken(tokens, idx, options, env) + "</div>"
-
-
-@lru_cache(maxsize=1)
-def markdown_parser() -> MarkdownIt:
-    """The one configured markdown-it instance (CommonMark + tables + strikethrough).
-
-    `html` is off, so raw HTML in the source is shown as escaped text; links
-    are limited to `is_safe_link`; network images are replaced by their alt text.
-    """
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.enable(["table", "strikethrough"])
-    md.validateLink = is_safe_link
-    md.add_render_rule("image", _render_image)
-    md.add_render_rule("table_open", _render_table_open)
-    md.add_render_rule("table_close", _render_table_close)
-    return md
-
-
-def render_markdown(text: str) -> str:
-    """Editorial markdown -> safe HTML.
-
-    Formatting is rendered; raw HTML (`<script>` included) comes out escaped,
-    `javascript:`-style links stay plain text, network images become their
-    alt text. Use it for every editorial file, e.g.
-    `display(HTML(render_markdown(path.read_text())))` in a notebook.
-    """
-    return markdown_parser().render(text)
