@@ -38,7 +38,7 @@ export UV_COMPILE_BYTECODE := 1
 DIGITS := 0 1 2 3 4 5 6 7 8 9
 QUARTERS := $(foreach c,19 20 21,$(foreach d,$(DIGITS),$(foreach e,$(DIGITS),$(foreach n,1 2 3 4,$(c)$(d)$(e)Q$(n)))))
 Q_OK := $(and $(filter 1,$(words $(QV))),$(if $(findstring %,$(QV)),,ok),$(filter $(QV),$(QUARTERS)))
-NEEDS_Q := quarter validate figures reconcile pdf new-quarter
+NEEDS_Q := quarter validate figures reconcile pdf new-quarter screenshots
 ifneq ($(filter $(NEEDS_Q),$(MAKECMDGOALS)),)
   ifeq ($(QV),)
     $(error Q is required, e.g. make $(firstword $(filter $(NEEDS_Q),$(MAKECMDGOALS))) Q=2022Q1)
@@ -56,7 +56,7 @@ ifneq ($(Q_OK),)
   ISSUE := $(OUTV)/$(QV)/issue.html
   # What an issue depends on; the publisher then re-runs only the stale sections.
   ISSUE_DEPS := $(READY) $(wildcard notebooks/*.ipynb src/helpers/*.py src/helpers/templates/*/* \
-    params/$(QV).yaml $(DATAV)/$(QV) $(DATAV)/$(QV)/*.csv $(DATAV)/$(QV)/*.csv.gz \
+    params params/$(QV).yaml $(DATAV) $(DATAV)/$(QV) $(DATAV)/$(QV)/*.csv $(DATAV)/$(QV)/*.csv.gz \
     $(DATAV)/$(QV)/editorial $(DATAV)/$(QV)/editorial/*.md \
     $(DATAV)/$(PRIOR) $(DATAV)/$(PRIOR)/*.csv $(DATAV)/$(PRIOR)/*.csv.gz)
   # The bundled sample is generated on first use, never over an existing folder.
@@ -113,6 +113,8 @@ figures: $(READY) ## Compute a quarter's figures only (prints metrics.json): mak
 quarter: $(ISSUE) ## Publish a quarter: make quarter Q=2022Q1 [DATA=dir] [OUT=dir]
 	@echo "==> $(ISSUE) is up to date"
 
+# The publisher replaces the issue atomically itself: make must never delete it.
+.PRECIOUS: $(ISSUE)
 $(ISSUE): $(ISSUE_DEPS)
 	@$(PY) -m helpers.cli publish "$$KFWK_Q"
 
@@ -133,3 +135,6 @@ lock: ## Re-resolve requirements*.in into the pinned requirements*.txt
 	@$(VENV)/bin/uv pip compile requirements.in -o requirements.txt --python-version 3.11 --no-header
 	@$(VENV)/bin/uv pip compile requirements-kernel.in -c requirements.txt \
 	  -o requirements-kernel.txt --python-version 3.11 --no-header
+
+# Analyst and proof targets (lab, new-quarter, pdf, screenshots, bench).
+include mk/analyst.mk

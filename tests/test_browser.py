@@ -35,7 +35,7 @@ def sample_check(chromium, published_sample: Path) -> dict:
 
 def test_every_chart_drew(sample_check, published_sample):
     # Count the placeholders in the file itself, independently of the browser.
-    in_source = len(re.findall(r'<div class="kf-chart" id="chart-', published_sample.read_text("utf-8")))
+    in_source = len(re.findall(r'<div\b[^>]*\bclass="[^"]*\bkf-chart\b', published_sample.read_text("utf-8")))
     charts = sample_check["charts"]
     assert in_source > 0
     assert charts["count"] == in_source
@@ -54,8 +54,10 @@ def test_no_request_leaves_the_file(sample_check):
 
 
 def test_every_toc_link_reaches_its_section(sample_check, published_sample):
-    nav = published_sample.read_text("utf-8").split('<nav class="kf-toc"', 1)[1].split("</nav>", 1)[0]
-    assert sample_check["toc"]["links"] == len(re.findall(r'<a href="#', nav))
+    nav = re.search(r'<nav\b[^>]*\bclass="[^"]*\bkf-toc\b[^"]*"[^>]*>(.*?)</nav>',
+                    published_sample.read_text("utf-8"), re.S)
+    assert nav, "the issue has no <nav class=kf-toc>"
+    assert sample_check["toc"]["links"] == len(re.findall(r'<a\b[^>]*\bhref="#', nav.group(1)))
     assert sample_check["toc"]["links"] > 1
     assert sample_check["toc"]["broken"] == []
 
@@ -125,6 +127,12 @@ def test_checker_reports_each_kind_of_fault(chromium, tmp_path):
     assert overflow["page_overflows"] is True
     # The table scrolls inside its own box, so only the bare wide div counts.
     assert [e["element"] for e in overflow["elements"]] == ["div.too-wide"]
+
+
+def test_print_pdf_refuses_a_page_whose_chart_failed(chromium, tmp_path):
+    with pytest.raises(browser.ChartsNotDrawn, match="chart-bad"):
+        browser.print_pdf(_faulty_page(tmp_path / "faulty.html"), tmp_path / "faulty.pdf")
+    assert not (tmp_path / "faulty.pdf").exists()
 
 
 def test_screenshots_are_desktop_and_phone_wide(chromium, tmp_path):

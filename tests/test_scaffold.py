@@ -110,3 +110,13 @@ def test_bad_quarter_is_refused_and_writes_nothing(tmp_path):
         scaffold.new_quarter("2022Q5", tmp_path / "data", tmp_path / "params", emit=lambda _: None)
     assert not (tmp_path / "params").exists() and not (tmp_path / "data").exists()
     assert scaffold.main(["22Q1", "--data", str(tmp_path / "d"), "--params", str(tmp_path / "p")]) == 2
+
+
+def test_copy_of_an_unrewritten_copy_carries_one_note(roots):
+    data, params = roots
+    scaffold.new_quarter("2022Q2", data, params, emit=lambda _: None)
+    scaffold.new_quarter("2022Q3", data, params, emit=lambda _: None)
+    text = (data / "2022Q3" / "editorial" / "foreword.md").read_text(encoding="utf-8")
+    assert text.count("请改写") == 1
+    assert "2022Q2/editorial/foreword.md" in text.splitlines()[0]
+    assert text.endswith("## 春天\n\n一季度的话。\n")

@@ -299,7 +299,8 @@ def run_bench(quarter: str = "2022Q1", runs: int = 3, scale: int = 10, *, emit=p
             run, _ = timed_make(str(q), data_root, out, cache, project)
             by_name[name].append(run)
             emit(f"  {SCENARIOS[name][0]:<30} run {len(by_name[name])}/{runs}: {run.wall_s:6.2f} s"
-                 + (f"  ({run.sections_run} sections run)" if run.sections_run is not None else ""))
+                 + (f"  ({run.sections_run} section(s) run)" if run.sections_run is not None else
+                    "  (make: up to date)"))
             return run
 
         editorial = paths.editorial_dir(str(q), data)
@@ -362,7 +363,7 @@ def _summarise(by_name: dict[str, list[Run]]) -> dict:
             summary["target"] = {
                 "limit_s": limit, "rss_limit_mb": RSS_LIMIT_MB,
                 "ok": summary["median_s"] <= limit and summary["peak_tree_rss_mb"] <= RSS_LIMIT_MB,
-                "rule": f"<= {SCALE_FACTOR_LIMIT:g} x (a) and peak tree RSS <= {RSS_LIMIT_MB:g} MB",
+                "rule": f"<= {SCALE_FACTOR_LIMIT:g}x(a)={limit:.0f} s, RSS <= {RSS_LIMIT_MB / 1024:g} GB",
             }
         elif limit is not None:
             summary["target"] = {"limit_s": limit, "ok": summary["median_s"] <= limit,
@@ -379,8 +380,8 @@ def _stage_order(name: str) -> int:
 
 def format_table(results: dict) -> str:
     """bench.json's dict -> a plain table with ✓/✗ beside each target."""
-    head = (f"{'scenario':<30} {'median':>8}  {'target':<28} {'runs (s)':<22} "
-            f"{'peak RSS tree / 1 proc':<24} stages (median s)")
+    head = (f"{'scenario':<30} {'median':>8}  {'target':<31} {'runs (s)':<22} "
+            f"{'RSS tree / 1 proc':<18} stages (median s)")
     lines = [f"客服微刊 benchmark — {results['quarter']}, {results['runs']} run(s) each, "
              f"{results['environment']['cpus']} CPUs, data {results.get('data', {}).get('source', '?')}",
              head, "-" * len(head)]
@@ -390,8 +391,8 @@ def format_table(results: dict) -> str:
         runs = " ".join(f"{r['wall_s']:.2f}" for r in summary["runs"])
         rss = f"{summary['peak_tree_rss_mb']:.0f} / {summary['max_process_rss_mb']:.0f} MB"
         stages = " ".join(f"{k} {v:.1f}" for k, v in summary["stages_median_s"].items()) or "—"
-        lines.append(f"{summary['label']:<30} {summary['median_s']:>6.2f} s  {verdict:<28} {runs:<22} "
-                     f"{rss:<24} {stages}")
+        lines.append(f"{summary['label']:<30} {summary['median_s']:>6.2f} s  {verdict:<31} {runs:<22} "
+                     f"{rss:<18} {stages}")
     gen = results.get("data", {}).get("scale_generation_s")
     if gen is not None:
         lines.append(f"SCALE={results['scale']} sample generation (not counted above): {gen:.1f} s")

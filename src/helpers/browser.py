@@ -117,6 +117,10 @@ class BrowserMissing(RuntimeError):
     """No Chromium at CHROMIUM: install Debian's `chromium` package."""
 
 
+class ChartsNotDrawn(RuntimeError):
+    """Some chart did not draw, so printing would give a PDF with holes."""
+
+
 def browser_available() -> bool:
     """() -> True when the Chromium executable is there."""
     return CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)
@@ -305,10 +309,15 @@ def print_pdf(html_path: Path | str, pdf_path: Path | str) -> Path:
 
     Page size and margins come from the issue's own `@page` rule; charts and
     tables are kept on one page by its print CSS (`break-inside: avoid`).
+    Raises ChartsNotDrawn (and writes nothing) when a chart did not draw.
     """
     pdf_path = Path(pdf_path)
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     with open_issue(html_path) as issue:
+        undrawn = [s["id"] for s in issue.chart_states() if not s["drawn"]]
+        if undrawn:
+            raise ChartsNotDrawn(f"{len(undrawn)} chart(s) did not draw ({', '.join(undrawn[:5])}); "
+                                 "run `python -m helpers.browser check` for details")
         issue.page.emulate_media(media="print")
         # Charts sized to their container re-measure on resize; give print layout a frame.
         issue.page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(null)))")
@@ -374,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrowserMissing as exc:
         print(f"✗ {exc}", file=sys.stderr)
         return 2
+    except ChartsNotDrawn as exc:
+        print(f"✗ no PDF written: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     report = extracts.validate_quarter(args.quarter, paths.data_root())
     print(report.format())
     if not report.ok:
-        _err(f"✗ {args.quarter}: the extracts were refused; nothing was published.")
+        _err(f"✗ {args.quarter}: the extracts were refused.")
         return EXIT_BAD_INPUT
     print(f"✓ {args.quarter}: all extracts valid")
     return 0

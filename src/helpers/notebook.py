@@ -36,6 +36,7 @@ class SectionContext:
     params: IssueParams
     figures_dir: Path | None
     _tables: dict[tuple[str, str, tuple[str, ...] | None], Any] = field(default_factory=dict)
+    _bundle_shown: bool = False
 
     @cached_property
     def figures(self) -> dict[str, Any]:
@@ -93,6 +94,12 @@ class SectionContext:
         from helpers import charts, render
 
         render.enable_offline_renderer()
+        if self.figures_dir is None and not self._bundle_shown:
+            # Exploring in JupyterLab: its own Vega extension predates Vega-Lite 6, so the
+            # first chart brings the offline vega bundle along (once per kernel). When
+            # publishing, the issue inlines the bundle itself.
+            display({"text/html": f"<script>{render.vega_bundle()}</script>"}, raw=True)
+            self._bundle_shown = True
         spec = chart.to_dict()
         display(render.chart_bundle(spec, name=f"{self.section}-{name}"), raw=True)
         if self.figures_dir is not None:

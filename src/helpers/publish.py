@@ -29,11 +29,11 @@ from helpers.quarter import Quarter
 from helpers.sections import SECTIONS, Section
 
 KERNEL = "kefu-weikan"
-# Helper modules a section notebook can import: a change to any re-runs the sections.
-NOTEBOOK_HELPERS = (
-    "__init__.py", "aggregates.py", "charts.py", "extracts.py", "figures.py", "fmt.py",
-    "metrics.py", "params.py", "paths.py", "quarter.py", "render.py", "schema.py",
-    "sections.py", "notebook.py",
+# Helper modules no section notebook imports; every other module of src/helpers is
+# part of each section's key, so a new helper is covered without being listed.
+PUBLISHER_ONLY = frozenset(
+    {"bench.py", "browser.py", "cli.py", "issue.py", "publish.py", "reconcile.py", "sample.py",
+     "scaffold.py"}
 )
 REPORTED_PACKAGES = ("pandas", "pyarrow", "altair", "vl-convert-python", "papermill", "nbconvert")
 
@@ -81,10 +81,9 @@ def _sha256_file(path: Path) -> str:
 
 def _helpers_hash() -> str:
     h = hashlib.sha256()
-    for name in NOTEBOOK_HELPERS:
-        path = Path(__file__).with_name(name)
-        if path.exists():
-            h.update(name.encode() + path.read_bytes())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        if path.name not in PUBLISHER_ONLY:
+            h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()
 
 
@@ -166,8 +165,6 @@ def publish(
 
     Raises extracts.ExtractError (bad input), ParamsError, SectionFailed.
     """
-    from helpers import issue  # nbconvert: publisher-only import
-
     q = str(Quarter.parse(quarter))
     data_root = (data_root or paths.data_root()).resolve()
     out_root = (out_root or paths.out_root()).resolve()
@@ -248,6 +245,8 @@ def publish(
             raise SectionFailed("\n".join(failures))
 
         with progress.stage("assemble"):
+            from helpers import issue  # nbconvert costs ~3 s to import: only when assembling
+
             meta = {
                 "quarter": q,
                 "label": params.label,

@@ -74,6 +74,13 @@ def latest_editorial_before(quarter: Quarter, data_root: Path) -> Path | None:
     return None
 
 
+def _without_note(text: str) -> str:
+    """Editorial text -> the same without a leading rewrite note (a copy of a copy gets one note)."""
+    if text.startswith(REWRITE_NOTE.split("{", 1)[0]) and "-->" in text.split("\n", 1)[0]:
+        return text.split("\n", 1)[1].lstrip("\n") if "\n" in text else ""
+    return text
+
+
 def params_text_from(source_text: str, source: Quarter, quarter: Quarter) -> str:
     """An earlier quarter's params YAML text -> the new quarter's, comments kept.
 
@@ -175,7 +182,7 @@ def new_quarter(
         target = paths.editorial_dir(str(q), data_root)
         for md in sorted(editorial.glob("*.md")):
             note = REWRITE_NOTE.format(source=f"{result.editorial_from}/editorial/{md.name}", quarter=q)
-            _write_new(target / md.name, note + md.read_text(encoding="utf-8"), result)
+            _write_new(target / md.name, note + _without_note(md.read_text(encoding="utf-8")), result)
     else:
         paths.quarter_dir(str(q), data_root).mkdir(parents=True, exist_ok=True)
 

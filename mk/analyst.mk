@@ -1,0 +1,47 @@
+# Analyst targets: JupyterLab, a new quarter's scaffold, PDF, screenshots, benchmark.
+# Included at the END of the Makefile (`include mk/analyst.mk`), so $(ISSUE),
+# $(Q_OK), $(PY), $(READY) and the KFWK_* variables are already defined.
+# Command-line values (NO_BROWSER, RUNS) are read with $(value ...) and passed
+# on only through the environment, as the Makefile does for Q/DATA/OUT.
+
+override NO_BROWSERV := $(strip $(value NO_BROWSER))
+override RUNSV := $(or $(strip $(value RUNS)),3)
+unexport NO_BROWSER RUNS
+export KFWK_RUNS := $(RUNSV)
+
+.PHONY: lab new-quarter pdf screenshots bench
+
+# Fallback if a goal is missing from the Makefile's NEEDS_Q list (which gives the full message).
+ifneq ($(filter pdf screenshots new-quarter,$(MAKECMDGOALS)),)
+  ifeq ($(Q_OK),)
+    $(error Q=YYYYQn is required and must be valid, e.g. make $(firstword $(filter pdf screenshots new-quarter,$(MAKECMDGOALS))) Q=2022Q1)
+  endif
+endif
+
+lab: $(READY) ## Open JupyterLab on notebooks/ with the kefu-weikan kernel [NO_BROWSER=1]
+	@echo "==> JupyterLab on notebooks/ (kernel: $(KERNEL)); stop it with Ctrl-C"
+	@$(VENV)/bin/jupyter lab --notebook-dir=notebooks \
+	  --MappingKernelManager.default_kernel_name=$(KERNEL) $(if $(NO_BROWSERV),--no-browser)
+
+new-quarter: $(READY) ## Start a quarter: params + editorial from the last one, list the extracts: make new-quarter Q=2022Q2
+	@$(PY) -m helpers.scaffold "$$KFWK_Q"
+
+ifneq ($(Q_OK),)
+  PDF := $(OUTV)/$(QV)/issue.pdf
+  SHOTS := $(OUTV)/$(QV)/screenshot-desktop.png
+
+  $(PDF): $(ISSUE)
+	@$(PY) -m helpers.browser pdf "$$KFWK_OUT/$$KFWK_Q/issue.html" "$$KFWK_OUT/$$KFWK_Q/issue.pdf"
+
+  $(SHOTS): $(ISSUE)
+	@$(PY) -m helpers.browser screenshots "$$KFWK_OUT/$$KFWK_Q/issue.html" "$$KFWK_OUT/$$KFWK_Q"
+endif
+
+pdf: $(PDF) ## Print a quarter's issue to A4 <OUT>/<Q>/issue.pdf (publishes first if stale): make pdf Q=2022Q1
+	@echo "==> $(PDF) is up to date"
+
+screenshots: $(SHOTS) ## Desktop + phone screenshots of a quarter's issue into <OUT>/<Q>/: make screenshots Q=2022Q1
+	@echo "==> screenshots in $(OUTV)/$(QV)/ are up to date"
+
+bench: $(READY) ## Time cold / no-op / edit / touch / SCALE=10 publishes into outputs/bench.json [RUNS=3]
+	@$(PY) -m helpers.bench --runs "$$KFWK_RUNS"
