@@ -12,13 +12,14 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -113,6 +114,9 @@ def _run_notebook(sec: Section, out_nb: Path, parameters: dict) -> None:
         pm.execute_notebook(
             str(sec.notebook_path), str(out_nb), parameters=parameters, kernel_name=KERNEL,
             progress_bar=False, log_output=False, cwd=str(paths.NOTEBOOKS),
+            # One write at the end (and on failure), not one per cell: each write is a
+            # schema-validated JSON dump of the whole notebook, charts included.
+            request_save_on_cell_execute=False, autosave_cell_every=0,
             # The kernel's start-up warnings (unencrypted local TCP) are noise here.
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
@@ -225,9 +229,12 @@ def publish(
 
         failures: list[str] = []
         workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
-        # Charts are exported (SVG + PNG) in this process, one section at a time as
-        # sections finish: one vl-convert start instead of one per kernel.
-        with ThreadPoolExecutor(workers) as pool, ThreadPoolExecutor(1) as exporter:
+        # Charts are exported (SVG + PNG) by one worker process as sections finish: one
+        # vl-convert start instead of one per kernel, and in its own process because
+        # vl-convert holds the GIL while it draws, which would stall the threads that
+        # talk to the kernels.
+        spawn = multiprocessing.get_context("spawn")
+        with ThreadPoolExecutor(workers) as pool, ProcessPoolExecutor(1, mp_context=spawn) as exporter:
             futures = [pool.submit(run, item) for item in todo]
             exports = []
             for fut in as_completed(futures):
