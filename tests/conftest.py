@@ -57,3 +57,12 @@ def published_out(sample_root, session_cache, tmp_path_factory) -> Path:
 def published_sample(published_out) -> Path:
     """The published sample issue: `<OUT>/2022Q1/issue.html`."""
     return published_out / "2022Q1" / "issue.html"
+
+
+def make_env(cache: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for running `make` as a user would: no make variables inherited
+    from an outer `make test`, no KFWK_* settings, and the given cache folder."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "Q", "DATA", "OUT")
+           and not k.startswith("KFWK_")}
+    return {**env, "KFWK_CACHE": str(cache), **(extra_env or {})}

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import make_env
 from test_extracts import VALID, appended, replaced, write_quarter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,16 +44,9 @@ def make(*args: str, cache: Path, extra_env: dict[str, str] | None = None,
          timeout: int = 600) -> subprocess.CompletedProcess:
     """Run `make ARGS` from the repository root, as a user would, with its own cache."""
     return subprocess.run(
-        ["make", "--no-print-directory", *args], cwd=ROOT, env=_make_env(cache, extra_env),
+        ["make", "--no-print-directory", *args], cwd=ROOT, env=make_env(cache, extra_env),
         capture_output=True, text=True, timeout=timeout,
     )
-
-
-def _make_env(cache: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "Q", "DATA", "OUT")
-           and not k.startswith("KFWK_")}
-    return {**env, "KFWK_CACHE": str(cache), **(extra_env or {})}
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -301,7 +295,7 @@ def test_two_publishes_at_once_one_waits(published_out, sample_root, session_cac
     for p in removed:
         p.unlink()
     args = ["make", "--no-print-directory", "quarter", f"Q={Q}", f"DATA={sample_root}", f"OUT={out}"]
-    env = _make_env(session_cache, {"PYTHONUNBUFFERED": "1"})
+    env = make_env(session_cache, {"PYTHONUNBUFFERED": "1"})
     first = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
     first_lines: list[str] = []

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-from conftest import ROOT, run_cli
+from conftest import ROOT, make_env, run_cli
 
 from helpers import fmt, paths
 from helpers.sections import SECTIONS
@@ -393,18 +393,12 @@ def test_republish_runs_only_stale_sections_and_make_sees_up_to_date(no_prior, s
         ["make", "--no-print-directory", "quarter", f"Q={Q}", f"DATA={no_prior.data}",
          f"OUT={no_prior.out}"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env=_env(session_cache),
+        env=make_env(session_cache),
     )
     output = make.stdout + make.stderr
     assert make.returncode == 0, output
     assert "is up to date" in output
     assert "publishing" not in output
-
-
-def _env(cache: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL") and not k.startswith("KFWK_")}
-    return {**env, "KFWK_CACHE": str(cache)}
 
 
 # --- a section that fails ----------------------------------------------------------------------
@@ -455,7 +449,7 @@ def _would_publish(data: Path, out: Path, cache: Path) -> bool:
     """Whether `make quarter` would run the publisher (`make -n` prints, runs nothing)."""
     result = subprocess.run(
         ["make", "-n", "--no-print-directory", "quarter", f"Q={Q}", f"DATA={data}", f"OUT={out}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, env=_env(cache),
+        cwd=ROOT, capture_output=True, text=True, timeout=60, env=make_env(cache),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return "helpers.cli publish" in result.stdout
