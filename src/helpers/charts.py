@@ -322,35 +322,31 @@ def satisfaction_chart(ratings: pd.DataFrame) -> alt.Chart:
     return _responsive(chart, height=36 * max(1, data["channel"].nunique()))
 
 
+def _service_bars(
+    data: pd.DataFrame, title: str, value: str, value_title: str, tooltip: list[alt.Tooltip],
+    row_height: int,
+) -> alt.Chart:
+    """One horizontal bar per service, in the table's order (largest first)."""
+    chart = alt.Chart(data, title=title).mark_bar().encode(
+        y=alt.Y("service:N", title=None, sort=list(data["service"])),
+        x=alt.X(f"{value}:Q", title=value_title),
+        tooltip=[alt.Tooltip("service:N", title="服务"), *tooltip],
+    )
+    return _responsive(chart, height=row_height * max(1, len(data)))
+
+
 def outbound_chart(services: pd.DataFrame) -> alt.Chart:
     """`aggregates.outbound_by_service` -> outbound calls per service, largest first."""
     data = _inline(services, ["service", "calls", "connected", "connect_rate"])
-    chart = alt.Chart(data, title="各项呼出服务外呼量").mark_bar().encode(
-        y=alt.Y("service:N", title=None, sort=list(data["service"])),
-        x=alt.X("calls:Q", title="外呼量（次）"),
-        tooltip=[
-            alt.Tooltip("service:N", title="服务"),
-            _count("calls", "外呼量"),
-            _count("connected", "接通量"),
-            _pct("connect_rate", "接通率"),
-        ],
-    )
-    return _responsive(chart, height=22 * max(1, len(data)))
+    tooltip = [_count("calls", "外呼量"), _count("connected", "接通量"), _pct("connect_rate", "接通率")]
+    return _service_bars(data, "各项呼出服务外呼量", "calls", "外呼量（次）", tooltip, 22)
 
 
 def sms_chart(services: pd.DataFrame) -> alt.Chart:
     """`aggregates.sms_by_service` -> customers notified per SMS service."""
     data = _inline(services, ["service", "batches", "recipients"])
-    chart = alt.Chart(data, title="各项短信服务通知量").mark_bar().encode(
-        y=alt.Y("service:N", title=None, sort=list(data["service"])),
-        x=alt.X("recipients:Q", title="通知客户（次）"),
-        tooltip=[
-            alt.Tooltip("service:N", title="服务"),
-            _count("recipients", "通知客户"),
-            _count("batches", "批次"),
-        ],
-    )
-    return _responsive(chart, height=28 * max(1, len(data)))
+    tooltip = [_count("recipients", "通知客户"), _count("batches", "批次")]
+    return _service_bars(data, "各项短信服务通知量", "recipients", "通知客户（次）", tooltip, 28)
 
 
 def smart_composition_chart(composition: pd.DataFrame) -> alt.Chart:

@@ -65,11 +65,14 @@ def _code_hash() -> str:
 
 
 def quarter_figures(
-    quarter: str, data_root: Path | None = None, params: IssueParams | None = None
+    quarter: str, data_root: Path | None = None, params: IssueParams | None = None,
+    *, reports: dict[str, extracts.Report] | None = None,
 ) -> dict[str, Any]:
-    """Every figure of the quarter as the nested metrics dict (see metrics.compute_metrics)."""
+    """Every figure of the quarter as the nested metrics dict (see metrics.compute_metrics).
+
+    `reports` are the quarter's `validated_reports` when the caller already has them."""
     params = params or load_params(quarter)
-    reports = validated_reports(quarter, data_root)
+    reports = reports or validated_reports(quarter, data_root)
     key_src = json.dumps(
         {
             "files": {q: {n: f.sha256 for n, f in r.files.items()} for q, r in reports.items()},

@@ -25,7 +25,6 @@ class IssueParams:
     quarter: str
     label: str  # masthead issue label, `2022年第1期`
     centre: str = "客服中心"  # the publishing centre, shown in the masthead
-    bank: str = ""  # the bank's name, before the centre's in the masthead
     service_level_seconds: float = 20.0  # T of the 20-second service level
     service_level_target: float = 0.80  # target line drawn on the daily charts
     data_as_of: str = ""  # "数据截至" date, ISO; default: the quarter's last day

@@ -48,15 +48,12 @@ class Progress:
     """Prints one line per stage and section with its time."""
 
     emit: Callable[[str], None] = print
-    times: dict[str, float] | None = None
 
     @contextlib.contextmanager
     def stage(self, name: str, detail: str = "") -> Iterator[None]:
         start = time.perf_counter()
         yield
         took = time.perf_counter() - start
-        if self.times is not None:
-            self.times[name] = round(took, 3)
         self.emit(f"  {name:<28} {took:6.1f} s  {detail}".rstrip())
 
 
@@ -163,7 +160,6 @@ def publish(
     *,
     emit: Callable[[str], None] = print,
     jobs: int | None = None,
-    times: dict[str, float] | None = None,
 ) -> Path:
     """Publish Q: returns the path of `<OUT>/<Q>/issue.html`.
 
@@ -172,7 +168,7 @@ def publish(
     q = str(Quarter.parse(quarter))
     data_root = (data_root or paths.data_root()).resolve()
     out_root = (out_root or paths.out_root()).resolve()
-    progress = Progress(emit, times)
+    progress = Progress(emit)
     _quiet_libraries()
     emit(f"==> publishing {q} (extracts: {data_root / q}, output: {out_root / q})")
     with quarter_lock(out_root, q, emit):
@@ -180,7 +176,7 @@ def publish(
         with progress.stage("validate"):
             reports = figures.validated_reports(q, data_root)
         with progress.stage("figures"):
-            metrics_dict = figures.quarter_figures(q, data_root, params)
+            metrics_dict = figures.quarter_figures(q, data_root, params, reports=reports)
             if metrics_dict["prior_quarter"]:
                 # The year-on-year charts read the prior year's own figures: compute them
                 # once here rather than in several section kernels at once.
@@ -258,10 +254,7 @@ def publish(
                 "quarter": q,
                 "label": params.label,
                 "centre": params.centre,
-                "bank": params.bank,
-                "quarter_text": f"{Quarter.parse(q).year}年{Quarter.parse(q).cn_name}",
                 "generated_on": params.data_as_of,
-                "data_as_of": params.data_as_of,
                 "inputs": [
                     {"name": f"{rq}/{f.path.name}", "sha256": f.sha256, "rows": f.rows}
                     for rq, r in reports.items() for f in r.files.values()
@@ -287,7 +280,7 @@ def publish(
             published = sorted(
                 p.parent.name for p in out_root.glob("*/issue.html") if p.parent.name[:4].isdigit()
             )
-            issue.write_index(out_root, [_index_entry(out_root, name) for name in published])
+            issue.write_index(out_root, [_index_entry(name) for name in published])
         emit(f"==> published {issue_dir / 'issue.html'}")
         return issue_dir / "issue.html"
 
@@ -309,7 +302,7 @@ def _heading_notebook(path: Path, title: str) -> Path:
     return path
 
 
-def _index_entry(out_root: Path, quarter: str) -> dict:
+def _index_entry(quarter: str) -> dict:
     params = load_params(quarter)
     return {"quarter": quarter, "label": params.label, "href": f"{quarter}/issue.html"}
 

@@ -53,11 +53,3 @@ SECTIONS: tuple[Section, ...] = (
     Section("closing", "结语", "editorial.ipynb", parameters={"part": "closing"},
             editorial="closing"),
 )
-
-
-def section(section_id: str) -> Section:
-    """The section with this id (KeyError if none)."""
-    for s in SECTIONS:
-        if s.id == section_id:
-            return s
-    raise KeyError(section_id)
