@@ -55,7 +55,8 @@ ifneq ($(Q_OK),)
   PRIOR := $(shell echo $$(( $(word 1,$(subst Q, ,$(QV))) - 1 )))Q$(word 2,$(subst Q, ,$(QV)))
   ISSUE := $(OUTV)/$(QV)/issue.html
   # What an issue depends on; the publisher then re-runs only the stale sections.
-  ISSUE_DEPS := $(READY) $(wildcard notebooks/*.ipynb src/helpers/*.py src/helpers/templates/*/* \
+  ISSUE_DEPS := $(READY) $(wildcard notebooks/*.ipynb src/helpers/*.py src/helpers/*/*.py \
+    src/helpers/publish/templates/*/* src/helpers/publish/templates/*/static/* docs/kpi.md \
     params params/$(QV).yaml $(DATAV) $(DATAV)/$(QV) $(DATAV)/$(QV)/*.csv $(DATAV)/$(QV)/*.csv.gz \
     $(DATAV)/$(QV)/editorial $(DATAV)/$(QV)/editorial/*.md \
     $(DATAV)/$(PRIOR) $(DATAV)/$(PRIOR)/*.csv $(DATAV)/$(PRIOR)/*.csv.gz)
@@ -98,17 +99,17 @@ $(READY): requirements.txt requirements-kernel.txt pyproject.toml
 	@echo "==> environment ready"
 
 sample-data: $(READY) ## Write the synthetic sample extracts (2022Q1 + 2021Q1) into DATA [SCALE=N]
-	@$(PY) -m helpers.sample --data "$$KFWK_DATA" --scale "$$KFWK_SCALE"
+	@$(PY) -m helpers.devtools.sample --data "$$KFWK_DATA" --scale "$$KFWK_SCALE"
 
 sample-if-missing: $(READY)
 	@test -d data/2022Q1 || { echo "==> sample data missing: generating it"; \
-	  $(PY) -m helpers.sample --data data --scale 1; }
+	  $(PY) -m helpers.devtools.sample --data data --scale 1; }
 
 validate: $(READY) ## Check a quarter's extracts without publishing: make validate Q=2022Q1
-	@$(PY) -m helpers.cli validate "$$KFWK_Q"
+	@$(PY) -m helpers.publish.cli validate "$$KFWK_Q"
 
 figures: $(READY) ## Compute a quarter's figures only (prints metrics.json): make figures Q=2022Q1
-	@$(PY) -m helpers.cli figures "$$KFWK_Q"
+	@$(PY) -m helpers.publish.cli figures "$$KFWK_Q"
 
 quarter: $(ISSUE) ## Publish a quarter: make quarter Q=2022Q1 [DATA=dir] [OUT=dir]
 	@echo "==> $(ISSUE) is up to date"
@@ -116,10 +117,10 @@ quarter: $(ISSUE) ## Publish a quarter: make quarter Q=2022Q1 [DATA=dir] [OUT=di
 # The publisher replaces the issue atomically itself: make must never delete it.
 .PRECIOUS: $(ISSUE)
 $(ISSUE): $(ISSUE_DEPS)
-	@$(PY) -m helpers.cli publish "$$KFWK_Q"
+	@$(PY) -m helpers.publish.cli publish "$$KFWK_Q"
 
 reconcile: $(READY) ## Compare a quarter with a printed issue: make reconcile Q=2022Q1 REF=ref.yaml
-	@$(PY) -m helpers.cli reconcile "$$KFWK_Q" --ref "$${KFWK_REF:-docs/reference/$$KFWK_Q.yaml}"
+	@$(PY) -m helpers.publish.cli reconcile "$$KFWK_Q" --ref "$${KFWK_REF:-docs/reference/$$KFWK_Q.yaml}"
 
 test: $(READY) ## Run the whole test suite (lint, notebook hygiene, unit, end-to-end, browser)
 	@$(VENV)/bin/ruff check src tests

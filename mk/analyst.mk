@@ -24,17 +24,17 @@ lab: $(READY) ## Open JupyterLab on notebooks/ with the kefu-weikan kernel [NO_B
 	  --MappingKernelManager.default_kernel_name=$(KERNEL) $(if $(NO_BROWSERV),--no-browser)
 
 new-quarter: $(READY) ## Start a quarter: params + editorial from the last one, list the extracts: make new-quarter Q=2022Q2
-	@$(PY) -m helpers.scaffold "$$KFWK_Q"
+	@$(PY) -m helpers.publish.scaffold "$$KFWK_Q"
 
 ifneq ($(Q_OK),)
   PDF := $(OUTV)/$(QV)/issue.pdf
   SHOTS := $(OUTV)/$(QV)/screenshot-desktop.png
 
   $(PDF): $(ISSUE)
-	@$(PY) -m helpers.browser pdf "$$KFWK_OUT/$$KFWK_Q/issue.html" "$$KFWK_OUT/$$KFWK_Q/issue.pdf"
+	@$(PY) -m helpers.devtools.browser pdf "$$KFWK_OUT/$$KFWK_Q/issue.html" "$$KFWK_OUT/$$KFWK_Q/issue.pdf"
 
   $(SHOTS): $(ISSUE)
-	@$(PY) -m helpers.browser screenshots "$$KFWK_OUT/$$KFWK_Q/issue.html" "$$KFWK_OUT/$$KFWK_Q"
+	@$(PY) -m helpers.devtools.browser screenshots "$$KFWK_OUT/$$KFWK_Q/issue.html" "$$KFWK_OUT/$$KFWK_Q"
 endif
 
 pdf: $(PDF) ## Print a quarter's issue to A4 <OUT>/<Q>/issue.pdf (publishes first if stale): make pdf Q=2022Q1
@@ -44,4 +44,4 @@ screenshots: $(SHOTS) ## Desktop + phone screenshots of a quarter's issue into <
 	@echo "==> screenshots in $(OUTV)/$(QV)/ are up to date"
 
 bench: $(READY) ## Time cold / no-op / edit / touch / SCALE=10 publishes into outputs/bench.json [RUNS=3]
-	@$(PY) -m helpers.bench --runs "$$KFWK_RUNS"
+	@$(PY) -m helpers.devtools.bench --runs "$$KFWK_RUNS"

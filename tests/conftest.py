@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import sample
+from helpers.devtools import sample
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,10 +36,10 @@ def session_cache(tmp_path_factory) -> Path:
 def run_cli(
     *args: str, data: Path, out: Path, cache: Path, timeout: int = 600
 ) -> subprocess.CompletedProcess:
-    """Run `python -m helpers.cli ARGS` as the Makefile does, with its own data/out/cache."""
+    """Run `python -m helpers.publish.cli ARGS` as the Makefile does, with its own data/out/cache."""
     env = {**os.environ, "KFWK_DATA": str(data), "KFWK_OUT": str(out), "KFWK_CACHE": str(cache)}
     return subprocess.run(
-        [sys.executable, "-m", "helpers.cli", *args], cwd=ROOT, env=env,
+        [sys.executable, "-m", "helpers.publish.cli", *args], cwd=ROOT, env=env,
         capture_output=True, text=True, timeout=timeout,
     )
 

@@ -7,8 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from helpers import aggregates as ag
-from helpers.schema import BOOLEAN, DATE, DECIMAL, FILES, INTEGER, MONTH, RATINGS, TIMESTAMP
+from helpers.data.schema import BOOLEAN, DATE, DECIMAL, FILES, INTEGER, MONTH, RATINGS, TIMESTAMP
+from helpers.figures import aggregates as ag
 
 IDENTIFYING = {
     "call_id", "chat_id", "session_id", "survey_id", "ticket_id", "change_id", "staff_id",

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import yaml
 
-from helpers import figures, paths, reconcile
+from helpers import paths
+from helpers.figures import store as figures
+from helpers.publish import reconcile
 
 
 def test_sample_reproduces_every_printed_figure(sample_root, session_cache, monkeypatch):

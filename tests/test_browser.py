@@ -1,4 +1,4 @@
-"""Browser proof of the published issue (helpers.browser, driving Debian's Chromium).
+"""Browser proof of the published issue (helpers.devtools.browser, driving Debian's Chromium).
 
 The published sample 2022Q1 must, in a real browser: draw every chart, log no
 error, request nothing beyond its own file, have working TOC links and fit a
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import browser, render
+from helpers.devtools import browser
+from helpers.report import render
 
 
 @pytest.fixture(scope="session")

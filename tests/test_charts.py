@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from helpers import charts as ch
+from helpers.report import charts as ch
 
 ROW_LEVEL = {"call_id", "chat_id", "session_id", "survey_id", "ticket_id", "change_id",
              "staff_id", "batch_id", "feedback_id"}
@@ -21,7 +21,7 @@ BUILD = '''
 import hashlib
 
 import pandas as pd
-from helpers import charts as ch
+from helpers.report import charts as ch
 
 def tables():
     dates = pd.to_datetime(["2022-01-03", "2022-01-03", "2022-01-04", "2022-01-04"])
@@ -241,7 +241,7 @@ def test_png_draws_chinese_glyphs_not_boxes(tmp_path):
 
 
 def test_charts_accept_aggregates_output_with_categoricals_and_nan():
-    from helpers import aggregates as ag
+    from helpers.figures import aggregates as ag
 
     when = pd.to_datetime(pd.Series(["2022-01-03 09:00:00", "2022-01-03 09:10:00"]))
     calls = pd.DataFrame({

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import extracts, paths, schema
-from helpers.extracts import ExtractError, Problem, load_tables, quarter_available, validate_quarter
+from helpers import paths
+from helpers.data import extracts, schema
+from helpers.data.extracts import ExtractError, Problem, load_tables, quarter_available, validate_quarter
 from helpers.quarter import QuarterError
 
 Q = "2022Q1"

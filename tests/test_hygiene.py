@@ -9,7 +9,7 @@ import re
 import pytest
 
 from helpers import paths
-from helpers.sections import SECTIONS
+from helpers.publish.sections import SECTIONS
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("*.ipynb"))
 

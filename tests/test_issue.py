@@ -17,9 +17,9 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from helpers import issue as issue_mod
-from helpers.issue import IssueError, assemble_issue, write_index
-from helpers.render import (
+from helpers.publish import issue as issue_mod
+from helpers.publish.issue import IssueError, assemble_issue, write_index
+from helpers.report.render import (
     VEGALITE_MIMETYPE,
     chart_bundle,
     chart_id,
@@ -47,7 +47,7 @@ EXECUTED_SOURCE = """\
 import sys
 import altair as alt
 import pandas as pd
-from helpers.render import enable_offline_renderer
+from helpers.report.render import enable_offline_renderer
 enable_offline_renderer()
 CODE_MARKER_EXECUTED = 1
 print("kernel stderr line", file=sys.stderr)

@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import metrics as m
+from helpers.data.schema import BOOLEAN, DATE, DECIMAL, FILES, INTEGER, MONTH, TEXT, TIMESTAMP
+from helpers.figures import metrics as m
 from helpers.fmt import PRINT_KINDS
-from helpers.schema import BOOLEAN, DATE, DECIMAL, FILES, INTEGER, MONTH, TEXT, TIMESTAMP
 
 # Every key of docs/contract/METRICS.md, typed from the contract's table.
 CONTRACT_KEYS = [

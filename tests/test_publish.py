@@ -26,7 +26,7 @@ from bs4 import BeautifulSoup
 from conftest import ROOT, make_env, run_cli
 
 from helpers import fmt, paths
-from helpers.sections import SECTIONS
+from helpers.publish.sections import SECTIONS
 
 Q = "2022Q1"
 PRIOR = "2021Q1"
@@ -214,7 +214,7 @@ def test_metrics_json_nested_and_dotted_equal_the_figures(published_out, sample_
     # Figures computed afresh in this process; only the validated tables are reused.
     shutil.copytree(session_cache / "validated", tmp_path / "cache" / "validated")
     monkeypatch.setattr(paths, "CACHE", tmp_path / "cache")
-    from helpers import figures
+    from helpers.figures import store as figures
 
     fresh = json.loads(json.dumps(figures.quarter_figures(Q, sample_root)))
     assert list((tmp_path / "cache" / "figures").glob("*.json")), "figures were not computed afresh"
@@ -415,7 +415,7 @@ def test_failed_section_leaves_the_last_issue_unchanged(published_out, sample_ro
     # The real publisher, run on a copy of the published sample with a copy of the
     # notebooks in which the awards notebook raises in its last cell: only that
     # section is stale, it fails, and nothing published may change.
-    from helpers import publish
+    from helpers.publish import pipeline as publish
 
     out = tmp_path / "out"
     shutil.copytree(published_out / Q, out / Q)
@@ -452,7 +452,7 @@ def _would_publish(data: Path, out: Path, cache: Path) -> bool:
         cwd=ROOT, capture_output=True, text=True, timeout=60, env=make_env(cache),
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    return "helpers.cli publish" in result.stdout
+    return "helpers.publish.cli publish" in result.stdout
 
 
 def _append_to_key_work(data: Path) -> None:

@@ -6,8 +6,8 @@ import json
 
 import yaml
 
-from helpers import reconcile as r
-from helpers.metrics import to_json
+from helpers.figures.metrics import to_json
+from helpers.publish import reconcile as r
 
 METRICS = {
     "quarter": "2022Q1",

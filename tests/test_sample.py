@@ -1,4 +1,4 @@
-"""The bundled sample (helpers.sample) against the contracts and the reference issue.
+"""The bundled sample (helpers.devtools.sample) against the contracts and the reference issue.
 
 The figures are recomputed here independently of the suite's metrics code:
 formulas straight from docs/contract/METRICS.md, exact fractions of the counts,
@@ -21,8 +21,9 @@ import pyarrow.csv as pcsv
 import pytest
 import yaml
 
-from helpers import paths, sample
-from helpers.schema import FILES
+from helpers import paths
+from helpers.data.schema import FILES
+from helpers.devtools import sample
 
 REFERENCE = yaml.safe_load((paths.REFERENCE / "2022Q1.yaml").read_text(encoding="utf-8"))
 PRINTED = {key: entry["printed"] for key, entry in REFERENCE["figures"].items()}

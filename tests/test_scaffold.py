@@ -1,4 +1,4 @@
-"""helpers.scaffold: a new quarter's params and editorial files, in temporary folders."""
+"""helpers.publish.scaffold: a new quarter's params and editorial files, in temporary folders."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import scaffold
 from helpers.params import IssueParams
+from helpers.publish import scaffold
 from helpers.quarter import QuarterError
 
 OLD_PARAMS = (

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 NOTEBOOKS = ROOT / "notebooks"
 PARAMS = ROOT / "params"
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "publish" / "templates"
 # Parsed, validated tables keyed by the extracts' content hashes (see extracts.py).
 CACHE = Path(os.environ.get("KFWK_CACHE", ROOT / ".cache"))
 REFERENCE = DOCS / "reference"

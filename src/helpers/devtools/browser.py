@@ -11,7 +11,7 @@ recorded. A correct issue makes no such request at all.
 - `screenshots(html, out)` desktop (1280 px) and phone (375 px) full-page PNGs.
 - `print_pdf(html, pdf)`  A4 PDF with backgrounds, after every chart has drawn.
 
-Command line: `python -m helpers.browser check|screenshots|pdf ISSUE.html [OUT]`.
+Command line: `python -m helpers.devtools.browser check|screenshots|pdf ISSUE.html [OUT]`.
 The browser is Debian's Chromium (`/usr/bin/chromium`), driven by Playwright;
 no browser is ever downloaded. See docs/proof.md.
 """
@@ -317,7 +317,7 @@ def print_pdf(html_path: Path | str, pdf_path: Path | str) -> Path:
         undrawn = [s["id"] for s in issue.chart_states() if not s["drawn"]]
         if undrawn:
             raise ChartsNotDrawn(f"{len(undrawn)} chart(s) did not draw ({', '.join(undrawn[:5])}); "
-                                 "run `python -m helpers.browser check` for details")
+                                 "run `python -m helpers.devtools.browser check` for details")
         issue.page.emulate_media(media="print")
         # Charts sized to their container re-measure on resize; give print layout a frame.
         issue.page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(null)))")
@@ -357,8 +357,8 @@ def format_check(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m helpers.browser check|screenshots|pdf ISSUE.html [OUT]` -> exit code."""
-    parser = argparse.ArgumentParser(prog="helpers.browser", description=__doc__.splitlines()[0])
+    """`python -m helpers.devtools.browser check|screenshots|pdf ISSUE.html [OUT]` -> exit code."""
+    parser = argparse.ArgumentParser(prog="helpers.devtools.browser", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("check", "screenshots", "pdf"))
     parser.add_argument("html", help="the published issue, e.g. outputs/2022Q1/issue.html")
     parser.add_argument("out", nargs="?", help="screenshots: folder (default: the issue's); "

@@ -24,8 +24,7 @@ from typing import Any
 import pandas as pd
 
 from helpers import fmt
-from helpers.quarter import Quarter
-from helpers.schema import (
+from helpers.data.schema import (
     FEEDBACK_STATUSES,
     FILES,
     KB_ACTIONS,
@@ -34,6 +33,7 @@ from helpers.schema import (
     SMART_CHANNELS,
     SURVEY_CHANNELS,
 )
+from helpers.quarter import Quarter
 
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 SMART_OUTCOMES = ("自助解决", "转人工")

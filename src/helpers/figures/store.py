@@ -15,7 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from helpers import extracts, metrics, paths
+from helpers import paths
+from helpers.data import extracts
+from helpers.figures import metrics
 from helpers.params import IssueParams, load_params
 from helpers.quarter import Quarter
 

@@ -23,8 +23,8 @@ import altair as alt
 import pandas as pd
 import vl_convert as vlc
 
-from helpers.aggregates import ROW_LEVEL_COLUMNS, SMART_OUTCOMES, WEEKDAYS
-from helpers.schema import KB_ACTIONS, LINES, RATINGS, SMART_CHANNELS
+from helpers.data.schema import KB_ACTIONS, LINES, RATINGS, SMART_CHANNELS
+from helpers.figures.aggregates import ROW_LEVEL_COLUMNS, SMART_OUTCOMES, WEEKDAYS
 
 THEME = "kefu"
 FONT = (

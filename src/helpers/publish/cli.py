@@ -1,4 +1,4 @@
-"""Command line behind the Makefile: `python -m helpers.cli COMMAND Q`.
+"""Command line behind the Makefile: `python -m helpers.publish.cli COMMAND Q`.
 
 Every expected failure (a bad quarter name, bad extracts, a bad params file, a
 section notebook that raised) ends with a plain message on stderr and a non-zero
@@ -26,7 +26,7 @@ def _err(message: str) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from helpers import extracts
+    from helpers.data import extracts
 
     report = extracts.validate_quarter(args.quarter, paths.data_root())
     print(report.format())
@@ -38,14 +38,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from helpers import figures, metrics
+    from helpers.figures import metrics
+    from helpers.figures import store as figures
 
     print(metrics.to_json(figures.quarter_figures(args.quarter, paths.data_root())))
     return 0
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from helpers import publish
+    from helpers.publish import pipeline as publish
 
     publish.publish(args.quarter, paths.data_root(), paths.out_root(), jobs=args.jobs)
     return 0
@@ -54,7 +55,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 def cmd_reconcile(args: argparse.Namespace) -> int:
     import yaml
 
-    from helpers import figures, reconcile
+    from helpers.figures import store as figures
+    from helpers.publish import reconcile
 
     ref_path = Path(args.ref)
     if not ref_path.exists():
@@ -75,7 +77,7 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="helpers.cli", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="helpers.publish.cli", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "publish":
             p.add_argument("--jobs", type=int, default=None, help="sections run in parallel")
     args = parser.parse_args(argv)
-    from helpers import extracts
+    from helpers.data import extracts
 
     try:
         Quarter.parse(args.quarter)  # before anything touches the disk
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     except ParamsError as exc:
         _err(f"✗ params: {exc}")
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a readable message
-        from helpers.publish import SectionFailed
+        from helpers.publish.pipeline import SectionFailed
 
         if isinstance(exc, SectionFailed):
             _err(f"✗ {exc}\n  nothing was published; the last published issue is unchanged.")

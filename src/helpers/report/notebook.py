@@ -18,7 +18,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from helpers import paths, schema
+from helpers import paths
+from helpers.data import schema
 from helpers.params import IssueParams, load_params
 from helpers.quarter import Quarter
 
@@ -41,7 +42,7 @@ class SectionContext:
     @cached_property
     def figures(self) -> dict[str, Any]:
         """The quarter's figures (validated and computed once, then read from the cache)."""
-        from helpers import figures
+        from helpers.figures import store as figures
 
         return figures.quarter_figures(str(self.quarter), self.data_root, self.params)
 
@@ -61,13 +62,13 @@ class SectionContext:
 
     def fig(self, dotted_key: str) -> Any:
         """The unrounded figure under a METRICS.md key, e.g. `"tickets.total"`."""
-        from helpers import metrics
+        from helpers.figures import metrics
 
         return metrics.get(self.figures, dotted_key)
 
     def table(self, name: str, columns: list[str] | None = None, *, prior: bool = False) -> pd.DataFrame:
         """A validated, typed extract of this quarter (or of the prior year)."""
-        from helpers import extracts
+        from helpers.data import extracts
 
         q = self.prior_quarter if prior else str(self.quarter)
         if q is None:
@@ -80,7 +81,7 @@ class SectionContext:
 
     def prior_figures(self) -> dict[str, Any] | None:
         """The prior year's own figures (for year-on-year charts), or None."""
-        from helpers import figures
+        from helpers.figures import store as figures
 
         if not self.has_prior:
             return None
@@ -91,7 +92,7 @@ class SectionContext:
         publishing, save its spec under `figures_dir` (the publisher exports SVG and PNG)."""
         from IPython.display import display
 
-        from helpers import charts, render
+        from helpers.report import charts, render
 
         render.enable_offline_renderer()
         if self.figures_dir is None and not self._bundle_shown:
@@ -159,7 +160,7 @@ def editorial(ctx: SectionContext, part: str) -> None:
     section's. A missing file shows a note here; the publisher leaves the section out."""
     from IPython.display import HTML, display
 
-    from helpers.markup import render_markdown
+    from helpers.report.markup import render_markdown
 
     title = schema.EDITORIAL_FILES[part]
     path = paths.editorial_dir(str(ctx.quarter), ctx.data_root) / f"{part}.md"

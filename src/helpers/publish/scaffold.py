@@ -1,4 +1,4 @@
-"""Start a new quarter: `python -m helpers.scaffold 2022Q2` (or `make new-quarter Q=2022Q2`).
+"""Start a new quarter: `python -m helpers.publish.scaffold 2022Q2` (or `make new-quarter Q=2022Q2`).
 
 Writes what the editors start from and says where the extracts go:
 
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import paths
+from helpers.data.schema import EDITORIAL_FILES, FILES
 from helpers.params import default_params
 from helpers.quarter import QUARTER_RE, Quarter, QuarterError
-from helpers.schema import EDITORIAL_FILES, FILES
 
 # First line of every copied editorial file. html is off in the issue's markdown,
 # so if the editor forgets to rewrite the file this note is printed in the issue
@@ -203,8 +203,8 @@ def new_quarter(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m helpers.scaffold Q [--data DIR] [--params DIR]` -> exit code (2 on a bad Q)."""
-    parser = argparse.ArgumentParser(prog="helpers.scaffold", description=__doc__.splitlines()[0])
+    """`python -m helpers.publish.scaffold Q [--data DIR] [--params DIR]` -> exit code (2 on a bad Q)."""
+    parser = argparse.ArgumentParser(prog="helpers.publish.scaffold", description=__doc__.splitlines()[0])
     parser.add_argument("quarter", help="YYYYQn, e.g. 2022Q2")
     parser.add_argument("--data", type=Path, default=None, help="extracts root (default: DATA / data)")
     parser.add_argument("--params", type=Path, default=None, help="params folder (default: params/)")

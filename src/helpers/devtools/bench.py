@@ -258,8 +258,8 @@ def prepare_data(quarter: Quarter, work: Path, emit) -> tuple[Path, str]:
 
 def _generate(dest: Path, scale: int) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "helpers.sample", "--data", str(dest), "--scale", str(scale)],
-                   cwd=paths.ROOT, env=_env(dest / ".unused-cache"), check=True,
+    subprocess.run([sys.executable, "-m", "helpers.devtools.sample", "--data", str(dest),
+                    "--scale", str(scale)], cwd=paths.ROOT, env=_env(dest / ".unused-cache"), check=True,
                    stdout=subprocess.DEVNULL)
     return round(time.perf_counter() - start, 2)
 
@@ -400,8 +400,8 @@ def format_table(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m helpers.bench [--runs N] [--quarter Q] [--out FILE] [--keep]` -> exit code."""
-    parser = argparse.ArgumentParser(prog="helpers.bench", description=__doc__.splitlines()[0])
+    """`python -m helpers.devtools.bench [--runs N] [--quarter Q] [--out FILE] [--keep]` -> exit code."""
+    parser = argparse.ArgumentParser(prog="helpers.devtools.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="3", help="runs per scenario (median reported); 1 for a quick look")
     parser.add_argument("--quarter", default="2022Q1")
     parser.add_argument("--scale", type=int, default=10, help="volume multiplier of scenario (e)")

@@ -24,18 +24,18 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from helpers import figures, paths
+from helpers import paths
+from helpers.figures import store as figures
 from helpers.params import IssueParams, load_params
+from helpers.publish.sections import SECTIONS, Section
 from helpers.quarter import Quarter
-from helpers.sections import SECTIONS, Section
 
 KERNEL = "kefu-weikan"
-# Helper modules no section notebook imports; every other module of src/helpers is
-# part of each section's key, so a new helper is covered without being listed.
-PUBLISHER_ONLY = frozenset(
-    {"bench.py", "browser.py", "cli.py", "issue.py", "publish.py", "reconcile.py", "sample.py",
-     "scaffold.py"}
-)
+# Sub-packages no section notebook imports (the layout says so: publish/ drives the
+# kernels, devtools/ serves developers); every other module of src/helpers is part of
+# each section's key, so a new helper is covered without being listed.
+PUBLISHER_ONLY = frozenset({"publish", "devtools"})
+HELPERS = Path(__file__).resolve().parents[1]
 REPORTED_PACKAGES = ("pandas", "pyarrow", "altair", "vl-convert-python", "papermill", "nbconvert")
 
 
@@ -79,9 +79,10 @@ def _sha256_file(path: Path) -> str:
 
 def _helpers_hash() -> str:
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        if path.name not in PUBLISHER_ONLY:
-            h.update(path.name.encode() + path.read_bytes())
+    for path in sorted(HELPERS.rglob("*.py")):
+        relative = path.relative_to(HELPERS)
+        if relative.parts[0] not in PUBLISHER_ONLY:
+            h.update(str(relative).encode() + path.read_bytes())
     return h.hexdigest()
 
 
@@ -248,7 +249,7 @@ def publish(
             raise SectionFailed("\n".join(failures))
 
         with progress.stage("assemble"):
-            from helpers import issue  # nbconvert costs ~3 s to import: only when assembling
+            from helpers.publish import issue  # nbconvert costs ~3 s to import: only when assembling
 
             meta = {
                 "quarter": q,
@@ -287,7 +288,7 @@ def publish(
 
 def _export_charts(folder: Path) -> None:
     """Every saved chart spec in a section's figure folder -> SVG and PNG beside it."""
-    from helpers import charts
+    from helpers.report import charts
 
     for spec in sorted(folder.glob(f"*{charts.SPEC_SUFFIX}")):
         charts.export_spec_file(spec)

@@ -24,7 +24,7 @@ import altair as alt
 import vl_convert as vlc
 
 from helpers import paths
-from helpers.markup import (  # noqa: F401 - re-exported: the issue assembler's safe-text API
+from helpers.report.markup import (  # noqa: F401 - re-exported: the issue assembler's safe-text API
     esc,
     is_relative_url,
     is_safe_link,

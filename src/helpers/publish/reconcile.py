@@ -1,6 +1,6 @@
 """Reconcile computed metrics with a published issue's reference figures.
 
-    python -m helpers.reconcile --metrics outputs/2022Q1/metrics.json \\
+    python -m helpers.publish.reconcile --metrics outputs/2022Q1/metrics.json \\
         --ref docs/reference/2022Q1.yaml
 
 For every figure the reference lists, the metric is formatted by the suite's own
@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from helpers import fmt
-from helpers.metrics import get
+from helpers.figures.metrics import get
 
 AS_EXPECTED = "as expected (inconsistent in print)"
 _RANGE = re.compile(r"between\s+(-?[\d.]+)(%?)\s+and\s+(-?[\d.]+)(%?)")
@@ -188,7 +188,7 @@ def format_table(rows: Sequence[Row]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: --metrics metrics.json --ref reference.yaml -> print the table; 0 if all agree."""
     parser = argparse.ArgumentParser(
-        prog="python -m helpers.reconcile",
+        prog="python -m helpers.publish.reconcile",
         description="Compare computed metrics with a published issue's reference figures.",
     )
     parser.add_argument("--metrics", required=True, type=Path, help="metrics.json")

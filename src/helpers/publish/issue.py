@@ -27,7 +27,7 @@ from nbformat.v4 import new_markdown_cell, new_notebook, new_output
 
 from helpers import paths
 from helpers.quarter import Quarter
-from helpers.render import (
+from helpers.report.render import (
     CHART_RE,
     chart_html,
     chart_id,

@@ -5,7 +5,7 @@ each quarter into `<data_root>/<Q>/` (plain UTF-8 CSV, `YYYY-MM-DD HH:MM:SS`,
 booleans 1/0) plus, for 2022Q1, the editorial markdown. The records are random
 but the counts behind every figure are fixed by `TARGETS` below, chosen so that
 METRICS.md's formulas, printed with its rules, give exactly the figures of
-docs/reference/2022Q1.yaml. `python -m helpers.sample [--data DIR] [--scale N]`
+docs/reference/2022Q1.yaml. `python -m helpers.devtools.sample [--data DIR] [--scale N]`
 does the same from the command line (`make sample-data [SCALE=N]`).
 
 How the exact counts survive the randomness: each file's rows are split into
@@ -37,8 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from helpers import paths
-from helpers.quarter import Quarter
-from helpers.schema import (
+from helpers.data.schema import (
     AGENT_TYPES,
     EDITORIAL_FILES,
     FILES,
@@ -50,6 +49,7 @@ from helpers.schema import (
     SURVEY_CHANNELS,
     TICKET_TYPES,
 )
+from helpers.quarter import Quarter
 
 BASE_SEED = 20220331
 CHUNK_ROWS = 400_000  # rows generated and written at a time (bounds memory at SCALE=10)
@@ -977,8 +977,10 @@ def write_sample(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m helpers.sample [--data DIR] [--scale N] [--quarters Q ...]`."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.sample", description=__doc__.split("\n")[0])
+    """`python -m helpers.devtools.sample [--data DIR] [--scale N] [--quarters Q ...]`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.devtools.sample", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--data", default="", help="data root (default: data/ or $KFWK_DATA)")
     parser.add_argument("--scale", default="1", help="volume multiplier, a whole number >= 1")
     parser.add_argument("--quarters", nargs="+", default=list(QUARTERS), choices=QUARTERS)

@@ -34,7 +34,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from helpers import paths, schema
+from helpers import paths
+from helpers.data import schema
 from helpers.quarter import Quarter
 
 # Bump whenever a rule or the typed output changes: older cache entries are ignored.

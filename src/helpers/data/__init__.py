@@ -1,0 +1,1 @@
+"""Stage 1: the extract contract and its validator (extracts -> validated, typed Parquet)."""

@@ -1,0 +1,1 @@
+"""Stage 4: sections -> one issue; the command line, kernels, reconciliation and new-quarter scaffold."""
