@@ -95,6 +95,16 @@ $(READY): requirements.txt requirements-kernel.txt pyproject.toml
 	  $(VENV)/bin/uv pip install --quiet --python $$v/bin/python --no-deps -e .; done
 	@$(KVENV)/bin/python -m ipykernel install --prefix $(VENV) --name $(KERNEL) \
 	  --display-name "客服微刊 (Python 3)" >/dev/null 2>&1
+	@# Notebook outputs never reach a diff or a commit: nbstripout as this clone's git
+	@# filter (.git/config + .git/info/attributes). Skipped outside a git work tree.
+	@# nbstripout 0.9 does not write --keep-id into the filter it installs (and without
+	@# it renumbers the notebooks' cell ids), so the two commands are set again with it,
+	@# and without the kernel's Python version, which JupyterLab writes on save.
+	@if [ "$$(git rev-parse --is-inside-work-tree 2>/dev/null)" = true ]; then \
+	  strip='"$(CURDIR)/$(PY)" -m nbstripout --keep-id --extra-keys metadata.language_info.version'; \
+	  $(VENV)/bin/nbstripout --install --keep-id && \
+	  git config filter.nbstripout.clean "$$strip" && \
+	  git config diff.ipynb.textconv "$$strip -t"; fi
 	@touch $@
 	@echo "==> environment ready"
 

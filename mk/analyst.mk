@@ -1,13 +1,15 @@
 # Analyst targets: JupyterLab, a new quarter's scaffold, PDF, screenshots, benchmark.
 # Included at the END of the Makefile (`include mk/analyst.mk`), so $(ISSUE),
 # $(Q_OK), $(PY), $(READY) and the KFWK_* variables are already defined.
-# Command-line values (NO_BROWSER, RUNS) are read with $(value ...) and passed
+# Command-line values (NO_BROWSER, RUNS, SCENARIOS) are read with $(value ...) and passed
 # on only through the environment, as the Makefile does for Q/DATA/OUT.
 
 override NO_BROWSERV := $(strip $(value NO_BROWSER))
 override RUNSV := $(or $(strip $(value RUNS)),3)
-unexport NO_BROWSER RUNS
+override SCENARIOSV := $(strip $(value SCENARIOS))
+unexport NO_BROWSER RUNS SCENARIOS
 export KFWK_RUNS := $(RUNSV)
+export KFWK_SCENARIOS := $(SCENARIOSV)
 
 .PHONY: lab new-quarter pdf screenshots bench
 
@@ -18,10 +20,18 @@ ifneq ($(filter pdf screenshots new-quarter,$(MAKECMDGOALS)),)
   endif
 endif
 
+# JupyterLab reads only the project's config (jupyter/: root notebooks/, kernel, house CSS,
+# no news, no update check, no autosave) and keeps its state under <KFWK_CACHE>/jupyter/
+# (runtime files, trust database, the analyst's own settings and workspaces): nothing in ~.
+# As root (containers) it needs --allow-root. JUPYTER_PORT / JUPYTER_TOKEN still apply.
 lab: $(READY) ## Open JupyterLab on notebooks/ with the kefu-weikan kernel [NO_BROWSER=1]
 	@echo "==> JupyterLab on notebooks/ (kernel: $(KERNEL)); stop it with Ctrl-C"
-	@$(VENV)/bin/jupyter lab --notebook-dir=notebooks \
-	  --MappingKernelManager.default_kernel_name=$(KERNEL) $(if $(NO_BROWSERV),--no-browser)
+	@state="$$(realpath -m -- "$${KFWK_CACHE:-.cache}")/jupyter"; \
+	  export JUPYTER_CONFIG_DIR="$(CURDIR)/jupyter" JUPYTER_DATA_DIR="$$state/data" \
+	    JUPYTER_RUNTIME_DIR="$$state/runtime" JUPYTERLAB_SETTINGS_DIR="$$state/user-settings" \
+	    JUPYTERLAB_WORKSPACES_DIR="$$state/workspaces" IPYTHONDIR="$$state/ipython"; \
+	  root=(); if [ "$$(id -u)" = 0 ]; then root=(--allow-root); fi; \
+	  exec $(VENV)/bin/jupyter lab $(if $(NO_BROWSERV),--no-browser) "$${root[@]}"
 
 new-quarter: $(READY) ## Start a quarter: params + editorial from the last one, list the extracts: make new-quarter Q=2022Q2
 	@$(PY) -m helpers.publish.scaffold "$$KFWK_Q"
@@ -43,5 +53,5 @@ pdf: $(PDF) ## Print a quarter's issue to A4 <OUT>/<Q>/issue.pdf (publishes firs
 screenshots: $(SHOTS) ## Desktop + phone screenshots of a quarter's issue into <OUT>/<Q>/: make screenshots Q=2022Q1
 	@echo "==> screenshots in $(OUTV)/$(QV)/ are up to date"
 
-bench: $(READY) ## Time cold / no-op / edit / touch / SCALE=10 publishes into outputs/bench.json [RUNS=3]
-	@$(PY) -m helpers.devtools.bench --runs "$$KFWK_RUNS"
+bench: $(READY) ## Time cold/no-op/edit/touch/SCALE=10/SCALE=30 publishes and the stock peer [RUNS=3] [SCENARIOS=a,p]
+	@$(PY) -m helpers.devtools.bench --runs "$$KFWK_RUNS" --scenarios "$$KFWK_SCENARIOS"

@@ -330,3 +330,16 @@ def test_two_publishes_at_once_one_waits(published_out, sample_root, session_cac
         (published_out / Q / "issue.html").read_text(encoding="utf-8").count('<div class="kf-chart"'))
     assert sorted(p.name for p in (issue_dir / "notebooks").glob("*.ipynb")) == sorted(
         p.name for p in (published_out / Q / "notebooks").glob("*.ipynb"))
+
+
+def test_bad_prior_year_is_named_as_the_year_earlier_quarter(tmp_path):
+    data, out = tmp_path / "data", tmp_path / "out"
+    write_quarter(data, Q)
+    prior: dict[str, str | None] = {name: text.replace("2022-", "2021-") for name, text in VALID.items()}
+    prior["awards"] = None  # a missing file: the prior year cannot be read
+    write_quarter(data, "2021Q1", **prior)
+    result = make("quarter", f"Q={Q}", f"DATA={data}", f"OUT={out}", cache=tmp_path / "cache")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "2021Q1 is the year-earlier quarter" in result.stderr and "同比" in result.stderr
+    assert "awards.csv" in result.stderr and "Traceback" not in result.stderr
+    assert not (out / Q / "issue.html").exists()

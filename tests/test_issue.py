@@ -6,19 +6,22 @@ Notebooks are built here with nbformat: one is executed for real with nbclient
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import altair as alt
 import nbformat
-import pandas as pd
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from helpers.publish import issue as issue_mod
 from helpers.publish.issue import IssueError, assemble_issue, write_index
+from helpers.report import charts
 from helpers.report.render import (
     VEGALITE_MIMETYPE,
     chart_bundle,
@@ -33,7 +36,7 @@ META = {
     "quarter": "2022Q1",
     "label": "2022年第1期",
     "centre": "某银行客服中心",
-    "generated_on": "2022-04-15",
+    "data_as_of": "2022-04-15",
     "inputs": [{"name": "inbound_calls.csv", "sha256": "a" * 64, "rows": 12}],
     "parameters": {"service_level_seconds": 20},
     "code_version": "v0.1.0-2-gdeadbee",
@@ -57,12 +60,25 @@ alt.Chart(pd.DataFrame({"月份": ["1月", "2月"], "呼入量": [3, 4]})).mark_
 """
 
 
-def _chart(values: list[int], title: str) -> dict:
-    """A tiny Altair bar chart rendered through the kefu renderer into a mimebundle."""
-    frame = pd.DataFrame({"渠道": [f"c{i}" for i in range(len(values))], "量": values})
-    chart = alt.Chart(frame).mark_bar().encode(x="渠道", y="量").properties(title=title)
+# `video.business` rows as the figure store holds them (docs/store.md).
+VIDEO_ROWS = [
+    {"type": "理财咨询", "count": 444, "count_label": "444", "share": 0.6758, "share_label": "67.58%"},
+    {"type": "手机发证", "count": 115, "count_label": "115", "share": 0.175, "share_label": "17.50%"},
+    {"type": "其他", "count": 98, "count_label": "98", "share": 0.1492, "share_label": "14.92%"},
+]
+
+
+def _bundle(chart: alt.TopLevelMixin) -> dict:
+    """A chart rendered through the kefu renderer into a mimebundle."""
     bundle = chart._repr_mimebundle_()
     return bundle[0] if isinstance(bundle, tuple) else bundle
+
+
+def _chart(values: list[int], title: str) -> dict:
+    """A tiny Altair bar chart rendered through the kefu renderer into a mimebundle."""
+    rows = [{"渠道": f"c{i}", "量": value} for i, value in enumerate(values)]
+    chart = alt.Chart(alt.InlineData(values=rows)).mark_bar().encode(x="渠道:N", y="量:Q")
+    return _bundle(chart.properties(title=title))
 
 
 def _kernel_notebook(folder: Path) -> Path:
@@ -117,7 +133,8 @@ def _inprocess_notebooks(folder: Path) -> list[Path]:
             new_markdown_cell("## 视频客服\n\n视频客服来电量共 2972 笔。"),
             new_code_cell(
                 "chart",
-                outputs=[new_output("display_data", data=_chart([444, 115, 98], "业务类型"))],
+                outputs=[new_output("display_data",
+                                    data=_bundle(charts.video_business_chart(VIDEO_ROWS)))],
             ),
             new_code_cell(
                 "md",
@@ -251,6 +268,84 @@ def test_each_chart_div_has_its_own_vega_embed_call(page: str) -> None:
     assert len(set(ids)) == 3
     calls = re.findall(r'vegaEmbed\("#([^"]+)"', _body(page))
     assert sorted(calls) == sorted(ids)
+
+
+def _csv_links(html: str) -> list[dict[str, str | None]]:
+    return [attrs for tag, attrs in _tags(_body(html)) if tag == "a" and attrs.get("class") == "kf-csv"]
+
+
+def _csv_rows(href: str) -> list[list[str]]:
+    prefix = "data:text/csv;charset=utf-8;base64,"
+    assert href.startswith(prefix)
+    data = base64.b64decode(href[len(prefix):])
+    assert data.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the Chinese right
+    text = data.decode("utf-8-sig")
+    assert "\r\n" in text
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_every_chart_has_a_csv_download_of_its_data(page: str) -> None:
+    ids = re.findall(r'<div class="kf-chart" id="([^"]+)"></div>', page)
+    links = _csv_links(page)
+    assert [link["download"] for link in links] == [f"{i}.csv" for i in ids]
+    assert all(link["href"].startswith("data:text/csv") for link in links)  # offline: nothing fetched
+    assert page.count(">下载数据（CSV）</a>") == 3
+    kernel, smart, video = (_csv_rows(link["href"]) for link in links)
+    # a plain Altair chart: its columns in the (sorted) order the spec was stored in
+    assert sorted(kernel[0]) == ["呼入量", "月份"]
+    assert [dict(zip(kernel[0], row, strict=True)) for row in kernel[1:]] == [
+        {"月份": "1月", "呼入量": "3"}, {"月份": "2月", "呼入量": "4"}
+    ]
+    assert smart == [["渠道", "量"], ["c0", "5"], ["c1", "7"]]
+    # a builder's chart: the store's column order survives the notebook's sorted JSON
+    assert video[0] == ["type", "count", "count_label", "share", "share_label"]
+    assert [row[0] for row in video[1:]] == ["理财咨询", "手机发证", "其他"]
+    # each link sits right under its chart
+    for element_id in ids:
+        chart_at = page.index(f'<div class="kf-chart" id="{element_id}">')
+        link_at = page.index(f'download="{element_id}.csv"')
+        assert chart_at < link_at and '<div class="kf-chart"' not in page[chart_at + 1 : link_at]
+
+
+def test_csv_link_follows_renamed_ids_and_charts_shown_without_our_renderer(tmp_path: Path) -> None:
+    reset_chart_ids()
+    twice = _bundle(charts.video_business_chart(VIDEO_ROWS))
+    spec = charts.video_business_chart(VIDEO_ROWS).to_dict()
+    cells = [
+        new_code_cell("a", outputs=[new_output("display_data", data={"text/html": twice["text/html"]})]),
+        new_code_cell("b", outputs=[new_output("display_data", data={"text/html": twice["text/html"]})]),
+        new_code_cell("c", outputs=[new_output("display_data", data={VEGALITE_MIMETYPE: spec})]),
+    ]
+    path = tmp_path / "charts.ipynb"
+    nbformat.write(new_notebook(cells=cells), path)
+    html = assemble_issue([path], tmp_path / "issue.html", meta=META).read_text("utf-8")
+    ids = re.findall(r'<div class="kf-chart" id="([^"]+)"></div>', html)
+    assert len(ids) == 3 and ids[1] == f"{ids[0]}-2"
+    links = _csv_links(html)
+    assert [link["download"] for link in links] == [f"{i}.csv" for i in ids]
+    expected = charts.table_csv(*charts.spec_table(spec))
+    for link in links:
+        assert base64.b64decode(link["href"].split(",", 1)[1]) == expected
+
+
+def test_chart_without_one_table_is_published_without_a_link(tmp_path: Path) -> None:
+    reset_chart_ids()
+    two_tables = alt.layer(
+        alt.Chart(alt.InlineData(values=[{"a": 1}])).mark_bar().encode(x="a:Q"),
+        alt.Chart(alt.InlineData(values=[{"a": 2}])).mark_point().encode(x="a:Q"),
+    )
+    cell = new_code_cell("c", outputs=[new_output("display_data", data=_bundle(two_tables))])
+    path = tmp_path / "two.ipynb"
+    nbformat.write(new_notebook(cells=[cell]), path)
+    html = assemble_issue([path], tmp_path / "issue.html", meta=META).read_text("utf-8")
+    assert html.count('<div class="kf-chart"') == 1 and _csv_links(html) == []
+
+
+def test_csv_links_are_discreet_and_not_printed() -> None:
+    css = issue_mod.CSS_FILE.read_text(encoding="utf-8")
+    assert re.search(r"\.kf-csv\s*\{[^}]*font-size", css)
+    printed = css[css.index("@media print") :]
+    assert re.search(r"\.kf-csv\s*\{\s*display:\s*none", printed)
 
 
 def test_editorial_script_only_appears_escaped(page: str) -> None:

@@ -52,7 +52,7 @@ COMPARISON_KEYS = [k for k in CONTRACT_KEYS if k.endswith(("_yoy", "_change", "_
 
 
 def frame(name: str, rows: list[dict]) -> pd.DataFrame:
-    """Rows of one extract -> a DataFrame typed as the validator types it (COMMON.md)."""
+    """Rows of one extract -> a DataFrame typed as the validator types it (helpers.data.schema)."""
     spec = FILES[name]
     columns = {}
     for col in spec.columns:

@@ -216,8 +216,8 @@ def test_metrics_json_nested_and_dotted_equal_the_figures(published_out, sample_
     monkeypatch.setattr(paths, "CACHE", tmp_path / "cache")
     from helpers.figures import store as figures
 
-    fresh = json.loads(json.dumps(figures.quarter_figures(Q, sample_root)))
-    assert list((tmp_path / "cache" / "figures").glob("*.json")), "figures were not computed afresh"
+    fresh = json.loads(figures.metrics.to_json(figures.quarter_figures(Q, sample_root)))
+    assert list((tmp_path / "cache" / "store").glob("*.json")), "figures were not computed afresh"
     assert doc == fresh
     nested = {k: v for k, v in doc.items() if "." not in k}
     assert {"inbound", "tickets", "training", "awards", "quarter"} <= set(nested)
@@ -263,6 +263,21 @@ def test_figures_folder_has_svg_and_png_per_chart(published_out, published_sampl
             assert title in svg.read_text(encoding="utf-8"), svg.name
             titled += 1
     assert titled >= 1
+
+
+def test_every_chart_has_its_data_as_csv_file_and_link(published_out, published_sample):
+    from helpers.report import charts as ch
+
+    folder = published_out / Q / "figures"
+    html = published_sample.read_text(encoding="utf-8")
+    specs = sorted(folder.rglob("*.vl.json"))
+    assert specs and html.count('class="kf-csv"') == len(specs)
+    for spec_path in specs:
+        csv_path = Path(str(spec_path)[: -len(".vl.json")] + ".csv")
+        columns, rows = ch.spec_table(json.loads(spec_path.read_text(encoding="utf-8")))
+        data = csv_path.read_bytes()
+        assert data == ch.table_csv(columns, rows) and data.startswith(b"\xef\xbb\xbf")
+        assert not [c for c in columns if c.endswith("_id") or c == "staff_id"]
 
 
 def test_index_links_the_issue(published_out):

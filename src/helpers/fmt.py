@@ -104,6 +104,32 @@ def hours(x: float) -> str:
     return _two(to_decimal(x, noisy=True))
 
 
+def decimal(x: float | None, places: int = 1) -> str:
+    """A measured quantity (not a count) -> `places` decimals, half-up: 412.25 -> "412.3";
+    None -> "—"."""
+    if x is None:
+        return NO_RATE
+    text = f"{to_decimal(x, noisy=True).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):f}"
+    return text[1:] if text.startswith("-") and Decimal(text) == 0 else text
+
+
+def seconds(x: float) -> str:
+    """A time threshold in seconds, as written in the settings: 20 -> "20", 20.5 -> "20.5"."""
+    d = to_decimal(x).normalize()
+    return f"{d:f}"
+
+
+def listing(parts: list[str]) -> str:
+    """Phrases -> one enumeration as Chinese prose writes it: ["建议工单 3 笔", "疑难工单 2 笔"]
+    -> "建议工单 3 笔、疑难工单 2 笔"."""
+    return "、".join(parts)
+
+
+def leading(names: list[str], most: int = 2) -> str:
+    """The first names of a ranked list: ["A", "B", "C"] -> "A、B等"; ["A"] -> "A"."""
+    return listing(names[:most]) + ("等" if len(names) > most else "")
+
+
 # --- signed changes, as the reference YAML prints them ----------------------
 
 

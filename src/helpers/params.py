@@ -1,6 +1,6 @@
 """Issue settings: defaults derived from the quarter, overridden by `params/<Q>.yaml`.
 
-The params file is optional and small (see params/README.md). Unknown keys are
+The params file is optional and small (params/README.md lists the settings). Unknown keys are
 refused so that a typo does not silently publish with a default.
 """
 
@@ -48,7 +48,7 @@ def load_params(quarter: str) -> IssueParams:
         return base
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date-like value that is no date
         raise ParamsError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of settings")
@@ -66,8 +66,38 @@ def load_params(quarter: str) -> IssueParams:
         elif isinstance(default, str) and isinstance(value, date):
             value = value.isoformat()
         if not isinstance(value, type(default)):
-            raise ParamsError(f"{path}: {key} should be {type(default).__name__}, got {value!r}")
+            raise ParamsError(
+                f"{path}: {key} = {value!r}: must be {_KINDS[type(default)]} ({RULES[key]})"
+            )
+        problem = _check(key, value)
+        if problem:
+            raise ParamsError(f"{path}: {key} = {value!r}: {problem}")
         updates[key] = value
-    if not 0 < updates.get("service_level_seconds", base.service_level_seconds) <= 600:
-        raise ParamsError(f"{path}: service_level_seconds must be between 0 and 600")
     return replace(base, **updates)
+
+
+_KINDS = {float: "a number", str: "text"}
+# What each setting allows, as the messages and params/README.md say it.
+RULES = {
+    "label": "the masthead issue label, e.g. 2022年第1期",
+    "centre": "the publishing centre's name, e.g. 客服中心",
+    "service_level_seconds": "seconds, more than 0 and at most 600, e.g. 20 or 20.5",
+    "service_level_target": "a fraction more than 0 and at most 1, e.g. 0.80 for 80%",
+    "data_as_of": "a date written YYYY-MM-DD",
+}
+
+
+def _check(key: str, value: Any) -> str | None:
+    """A setting's value -> what is wrong with it, or None."""
+    if key in ("label", "centre") and not value.strip():
+        return f"must not be empty ({RULES[key]})"
+    if key == "service_level_seconds" and not 0 < value <= 600:
+        return f"out of range: {RULES[key]}"
+    if key == "service_level_target" and not 0 < value <= 1:
+        return f"out of range: {RULES[key]}"
+    if key == "data_as_of":
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return f"not a date: {RULES[key]}"
+    return None

@@ -15,19 +15,28 @@ DOCS = ROOT / "docs"
 NOTEBOOKS = ROOT / "notebooks"
 PARAMS = ROOT / "params"
 TEMPLATES = Path(__file__).resolve().parent / "publish" / "templates"
-# Parsed, validated tables keyed by the extracts' content hashes (see extracts.py).
-CACHE = Path(os.environ.get("KFWK_CACHE", ROOT / ".cache"))
 REFERENCE = DOCS / "reference"
+
+
+def from_root(path: str | os.PathLike) -> Path:
+    """A folder named on the command line, in the environment or in a notebook parameter
+    -> an absolute path. A relative path is relative to the project root, never to the
+    current directory: kernels run in notebooks/, make in the root, and both must agree."""
+    return (ROOT / Path(path).expanduser()).resolve()
+
+
+# Parsed, validated tables keyed by the extracts' content hashes (see extracts.py).
+CACHE = from_root(os.environ.get("KFWK_CACHE") or ".cache")
 
 
 def data_root() -> Path:
     """Folder holding one sub-folder of extracts per quarter (`DATA=`)."""
-    return Path(os.environ.get("KFWK_DATA", ROOT / "data")).resolve()
+    return from_root(os.environ.get("KFWK_DATA") or "data")
 
 
 def out_root() -> Path:
     """Folder receiving one sub-folder per published quarter (`OUT=`)."""
-    return Path(os.environ.get("KFWK_OUT", ROOT / "outputs")).resolve()
+    return from_root(os.environ.get("KFWK_OUT") or "outputs")
 
 
 def quarter_dir(quarter: str, root: Path | None = None) -> Path:

@@ -14,6 +14,7 @@ and every rule's message are described in docs/validation.md.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -254,9 +255,12 @@ class Report:
 class ExtractError(Exception):
     """Raised by `load_tables` when the extracts are invalid; `.report` says why."""
 
-    def __init__(self, report: Report):
+    def __init__(self, report: Report, role: str = ""):
         self.report = report
-        super().__init__(report.format())
+        # Why this quarter was read, when it is not the one being published (e.g. the
+        # year-earlier quarter used for the 同比 comparisons).
+        self.role = role
+        super().__init__(f"{role}\n{report.format()}" if role else report.format())
 
 
 # --- public functions ------------------------------------------------------------
@@ -435,6 +439,11 @@ def _validate_file(
     if cache:
         _write_json(report_path, {"fingerprint": fingerprint, "result": result.to_json()})
     return result, FileInfo(path, sha, result.encoding or "", result.rows)
+
+
+def parquet_path(quarter: str, name: str, sha256: str) -> Path:
+    """Where the validated, typed table of one extract (by content hash) is cached."""
+    return _cache_paths(quarter, name, sha256)[0]
 
 
 def _cache_paths(quarter: str, name: str, sha: str) -> tuple[Path, Path]:
@@ -619,6 +628,15 @@ class _Collector:
                 ref = None if refs is None else int(refs[i])
                 out.append((base + int(row), column, text, ref))
 
+    def listed(self, rule: str, column: str | None, total: int,
+               examples: list[tuple[int, str, int | None]]) -> None:
+        """Record `total` records breaking `rule`; `examples` are the first of them, in
+        order, as (record, value, referenced record or None)."""
+        room = self.count(rule, total)
+        out = self.pending.setdefault(rule, [])
+        for rec, text, ref in examples[:room]:
+            out.append((int(rec), column, text, None if ref is None else int(ref)))
+
     @property
     def any(self) -> bool:
         return bool(self.counts)
@@ -719,28 +737,32 @@ def _parse_file(
         text_columns = [c.name for c in spec.columns if c.kind == schema.TEXT]
         writer = pq.ParquetWriter(tmp_parquet, _arrow_schema(spec), use_dictionary=text_columns)
     invalid_rows = [0]
-    keys: list[list[pa.Array]] = []
     records = 0
     read_failed = False
-    try:
-        for batch in _stream_batches(path, encoding, names, present, positions,
-                                     header_lines, invalid_rows):
-            typed = _check_batch(spec, present, batch, q, records, sink)
-            keys.append([pc.utf8_trim_whitespace(batch.column(k)) for k in spec.key
-                         if k in positions])
-            if writer is not None and not sink.any and not invalid_rows[0]:
-                writer.write_batch(pa.record_batch(typed, schema=_arrow_schema(spec)))
-            records += batch.num_rows
-    except (pa.ArrowInvalid, OSError, EOFError, zlib.error) as exc:
-        read_failed = True
-        read_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    finally:
-        if writer is not None:
-            writer.close()
-
-    if not read_failed and all(k in positions for k in spec.key):
-        _check_unique(spec, keys, sink)
-    keys.clear()
+    has_key = all(k in positions for k in spec.key)
+    with tempfile.TemporaryDirectory(prefix="kfwk-keys-") as scratch:
+        # The key columns go to disk as they stream by, so memory does not grow with
+        # the file; DuckDB then finds repeated keys out of core (_check_unique).
+        keys = _KeyWriter(Path(scratch), spec.key) if has_key else None
+        try:
+            for batch in _stream_batches(path, encoding, names, present, positions,
+                                         header_lines, invalid_rows):
+                typed = _check_batch(spec, present, batch, q, records, sink)
+                if keys is not None:
+                    keys.write(records, [pc.utf8_trim_whitespace(batch.column(k)) for k in spec.key])
+                if writer is not None and not sink.any and not invalid_rows[0]:
+                    writer.write_batch(pa.record_batch(typed, schema=_arrow_schema(spec)))
+                records += batch.num_rows
+        except (pa.ArrowInvalid, OSError, EOFError, zlib.error) as exc:
+            read_failed = True
+            read_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        finally:
+            if writer is not None:
+                writer.close()
+            if keys is not None:
+                keys.close()
+        if not read_failed and keys is not None:
+            _check_unique(spec, keys, sink)
 
     # Editor lines: record index + header lines + 1 is exact unless the file has
     # blank lines, quoted newlines, lone CRs, or rows pyarrow skipped.
@@ -1034,42 +1056,68 @@ def _check_cross(rule: tuple[str, ...], checked: dict[str, _Checked], base: int,
         raise ValueError(f"unknown cross-column rule in schema: {rule!r}")
 
 
-def _check_unique(spec: schema.FileSpec, keys: list[list[pa.Array]], sink: _Collector) -> None:
-    """Report every row whose key repeats an earlier row's key (empty keys skipped)."""
-    if not keys:
+class _KeyWriter:
+    """Streams (record index, key columns) of a file into a Parquet file under `folder`."""
+
+    def __init__(self, folder: Path, key: tuple[str, ...]):
+        self.folder = folder
+        self.path = folder / "keys.parquet"
+        self.columns = [f"k{i}" for i in range(len(key))]
+        self.schema = pa.schema([("rec", pa.int64()), *((c, pa.string()) for c in self.columns)])
+        self.writer: pq.ParquetWriter | None = pq.ParquetWriter(self.path, self.schema)
+        self.rows = 0
+
+    def write(self, first_record: int, columns: list[pa.Array]) -> None:
+        n = len(columns[0])
+        records = pa.array(np.arange(first_record, first_record + n, dtype=np.int64))
+        self.writer.write_batch(pa.record_batch([records, *columns], schema=self.schema))
+        self.rows += n
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+# DuckDB's memory for the duplicate-key check: it spills to disk beyond this.
+KEY_CHECK_MEMORY = "256MB"
+
+
+def _check_unique(spec: schema.FileSpec, keys: _KeyWriter, sink: _Collector) -> None:
+    """Report every row whose key repeats an earlier row's key (empty keys skipped).
+
+    Out of core: DuckDB groups the key file written while streaming, so a file of
+    any length needs bounded memory; only the first examples come back to Python.
+    """
+    if not keys.rows:
         return
-    columns = [
-        pa.chunked_array([k[i] for k in keys], pa.string()).combine_chunks()
-        for i in range(len(spec.key))
-    ]
-    usable = np.ones(len(columns[0]), dtype=bool)
-    for col in columns:
-        usable &= _np(pc.not_equal(col, ""))
-    rows = np.flatnonzero(usable)
-    if not len(rows):
-        return
-    combined = np.zeros(len(rows), dtype=np.int64)
-    for col in columns:
-        encoded = col.dictionary_encode()
-        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)[rows]
-        combined = combined * (len(encoded.dictionary) + 1) + codes
-    # factorize numbers keys in order of first appearance, so a row is the first
-    # of its key exactly when its code exceeds every earlier code.
-    codes, _uniques = pd.factorize(combined)
-    running_max = np.maximum.accumulate(codes)
-    is_first = codes > np.concatenate(([-1], running_max[:-1]))
-    first_of_code = np.flatnonzero(is_first)
-    dup_pos = np.flatnonzero(~is_first)
-    if not len(dup_pos):
-        return
-    dup_rows = rows[dup_pos]
-    first_rows = rows[first_of_code[codes[dup_pos]]]
-    joined = columns[0]
-    if len(columns) > 1:
-        joined = pc.binary_join_element_wise(*columns, ", ")
+    import duckdb  # only validation of a new file pays for it
+
+    cols = ", ".join(keys.columns)
+    source = "'" + str(keys.path).replace("'", "''") + "'"
+    nonempty = " AND ".join(f"{c} <> ''" for c in keys.columns)
+    label_expr = keys.columns[0] if len(keys.columns) == 1 else f"concat_ws(', ', {cols})"
+    con = duckdb.connect(config={"memory_limit": KEY_CHECK_MEMORY, "threads": 2,
+                                 "temp_directory": str(keys.folder / "spill")})
+    try:
+        with contextlib.suppress(duckdb.Error):  # refused inside Jupyter without ipywidgets
+            con.execute("SET enable_progress_bar = false")
+        con.execute(
+            f"CREATE TEMP VIEW dup AS WITH k AS (SELECT * FROM read_parquet({source}) WHERE {nonempty}), "
+            f"f AS (SELECT {cols}, min(rec) AS first_rec FROM k GROUP BY {cols} HAVING count(*) > 1) "
+            f"SELECT k.rec, f.first_rec, {label_expr} AS label "
+            f"FROM k JOIN f USING ({cols}) WHERE k.rec <> f.first_rec"
+        )
+        total = con.execute("SELECT count(*) FROM dup").fetchall()[0][0]
+        if not total:
+            return
+        examples = con.execute(
+            f"SELECT rec, label, first_rec FROM dup ORDER BY rec LIMIT {MAX_STORED_PER_RULE}"
+        ).fetchall()
+    finally:
+        con.close()
     label = spec.key[0] if len(spec.key) == 1 else "(" + ", ".join(spec.key) + ")"
-    sink.rows(R_DUPLICATE_KEY.format(key=label), ", ".join(spec.key), dup_rows, joined, 0,
-              refs=first_rows)
+    sink.listed(R_DUPLICATE_KEY.format(key=label), ", ".join(spec.key), total, examples)
 
 
 # --- typed output ----------------------------------------------------------------
@@ -1092,7 +1140,7 @@ def _pandas_dtype(col: schema.Column):
 
 
 def _typed_frame(table: pa.Table, spec: schema.FileSpec) -> pd.DataFrame:
-    """Parquet table -> DataFrame with the typed-table dtypes of COMMON.md."""
+    """Parquet table -> DataFrame with the typed-table dtypes listed in helpers.data.schema."""
     dtypes = {name: _pandas_dtype(spec.column(name)) for name in table.column_names}
     return (
         table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)

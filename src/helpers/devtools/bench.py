@@ -1,4 +1,4 @@
-"""Benchmark of the publisher as the analyst uses it: `make bench [RUNS=3]`.
+"""Benchmark of the publisher as the analyst uses it: `make bench [RUNS=3] [SCENARIOS=a,b,...]`.
 
 Every publish runs as `make -s quarter Q=.. DATA=<temp copy> OUT=<temp>` in a
 subprocess, exactly as the analyst types it, so make's own staleness decision is
@@ -8,20 +8,26 @@ snapshotted too (Makefile, src, notebooks, params, docs; the environments are
 shared through symlinks), so editing the project while the benchmark runs
 cannot make a no-op look stale; `--live` benchmarks the working tree instead.
 
-Scenarios (median of RUNS runs each):
-  (a) cold      fresh OUT and fresh KFWK_CACHE: nothing cached at all
-  (b) no-op     `make quarter` again with nothing changed (make decides)
-  (c) edit      one line appended to the copy's editorial foreword.md
-  (d) touch     one extract's mtime bumped, content unchanged
-  (e) scale     cold publish of SCALE=10 sample data (generation timed apart)
+Scenarios (median of RUNS runs each; name or letter for `--scenarios`):
+  (a) cold   fresh OUT and fresh KFWK_CACHE: nothing cached at all
+  (b) noop   `make quarter` again with nothing changed (make decides)
+  (c) edit   one line appended to the copy's editorial foreword.md
+  (d) touch  one extract's mtime bumped, content unchanged
+  (e) scale  cold publish of SCALE=10 sample data (generation timed apart)
+  (f) huge   cold publish of SCALE=30 sample data (generation timed apart)
+  (p) peer   the same section notebooks run the stock way, cold: papermill per
+             section, `jupyter nbconvert --to html --no-input` per notebook,
+             the pages concatenated; run interleaved with (a), compared with it
 
-Measured per run: wall time; stage split from the publisher's progress lines
-(validate, figures, assemble are its own timings; `startup` and `sections` are
-the gaps between lines as they arrive); peak memory two ways (see docs/proof.md):
-`max_process_rss_mb` from wait4 rusage (the largest single process among make,
-the publisher and its kernels) and `peak_tree_rss_mb`, the largest sum of RSS
-over the whole process tree sampled every 0.1 s. Results print as a table and
-are written to `<OUT>/bench.json`. Linux only (reads /proc).
+Measured per run: wall time; stage split from the progress lines (the
+publisher's own stage timings; `startup`, `sections` and `finish` are the gaps
+between lines as they arrive); memory (see docs/proof.md): `peak_tree_pss_mb`,
+the largest sum of PSS (/proc/<pid>/smaps_rollup) over the whole process tree
+sampled every 0.1 s, which the limits use, also attributed to the stage during
+which it was sampled; `peak_tree_rss_mb`, the same sum of RSS (shared pages
+counted once per process); `max_process_rss_mb` from wait4 rusage (the largest
+single process). Results print as a table and are written to `<OUT>/bench.json`.
+Linux only (reads /proc).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -38,80 +45,274 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from helpers import paths
 from helpers.quarter import Quarter, QuarterError
 
-# name -> (label, wall-time limit in seconds or None); (e)'s limit is relative to (a).
-SCENARIOS = {
-    "cold": ("(a) cold publish", 30.0),
-    "noop": ("(b) no-op re-publish", 1.0),
-    "edit": ("(c) one editorial edit", 8.0),
-    "touch": ("(d) one extract touched", None),
-    "scale": ("(e) cold publish, SCALE=10", None),
+
+@dataclass(frozen=True)
+class Scenario:
+    letter: str
+    label: str  # may name {scale} / {huge_scale}
+    limit_s: float | None = None  # wall-time limit of the median, if a fixed one
+
+
+# In the order they are reported. (e)'s time limit is relative to (a); (p) is a ratio to (a).
+SCENARIOS: dict[str, Scenario] = {
+    "cold": Scenario("a", "(a) cold publish", 20.0),
+    "noop": Scenario("b", "(b) no-op re-publish", 1.0),
+    "edit": Scenario("c", "(c) one editorial edit", 5.0),
+    "touch": Scenario("d", "(d) one extract touched"),
+    "scale": Scenario("e", "(e) cold publish, SCALE={scale}"),
+    "huge": Scenario("f", "(f) cold publish, SCALE={huge_scale}"),
+    "peer": Scenario("p", "(p) peer: stock papermill+nbconvert"),
 }
 SCALE_FACTOR_LIMIT = 2.0  # (e) wall <= 2 x (a)
-RSS_LIMIT_MB = 2048.0  # (e) peak memory
+SCALE_PSS_LIMIT_MB = 1024.0  # (e) peak tree PSS <= 1 GB
+HUGE_PSS_LIMIT_MB = 1536.0  # (f) peak tree PSS <= 1.5 GB
+PEER_RATIO_MIN = 6.0  # (p) the publish must be >= 6x faster than the peer
+# Disk wanted for a scaled copy: the CSVs, plus one run's parquet cache and output, per scale-1 byte.
+DISK_FACTOR = 1.6
+
 STAGE_RE = re.compile(r"^  (?P<name>[a-z][a-z_ ]*?[a-z])\s+(?P<secs>\d+\.\d) s(?:\s|$)")
 SECTIONS_RE = re.compile(r"^  sections: (?P<run>\d+) to run, (?P<same>\d+) unchanged")
+ROLLUP_RE = re.compile(r"^(?P<field>\w+):\s+(?P<kb>\d+) kB\s*$", re.M)
 # Inherited from an outer `make bench`: they would leak its command line into ours.
 _DROP_ENV = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "KFWK_Q", "KFWK_DATA", "KFWK_OUT",
-             "KFWK_REF", "KFWK_SCALE", "KFWK_RUNS")
+             "KFWK_REF", "KFWK_SCALE", "KFWK_RUNS", "KFWK_SCENARIOS")
+PROC = Path("/proc")
+KERNEL = "kefu-weikan"
 
 
 class BenchError(RuntimeError):
-    """A publish under benchmark failed; the message carries its output's tail."""
+    """A publish under benchmark failed; the message carries its output's tail, `run` what
+    was measured until it failed (wall time, memory) when the command had started."""
+
+    def __init__(self, message: str, run: Run | None = None):
+        super().__init__(message)
+        self.run = run
 
 
 @dataclass
 class Run:
-    """One timed `make quarter`: wall seconds, stage seconds, memory, sections re-run."""
+    """One timed command: wall seconds, stage seconds and peak PSS, memory, sections re-run."""
 
     wall_s: float
     stages: dict[str, float] = field(default_factory=dict)
+    stage_peak_pss_mb: dict[str, float] = field(default_factory=dict)
+    section_s: dict[str, float] = field(default_factory=dict)
     sections_run: int | None = None
     max_process_rss_mb: float = 0.0
     peak_tree_rss_mb: float = 0.0
+    peak_tree_pss_mb: float = 0.0
+    samples: int = 0
+
+
+def _mb(n_bytes: float) -> float:
+    return round(n_bytes / 2**20, 1)
+
+
+# ----------------------------------------------------------------- scenarios chosen
+
+def parse_scenarios(text: str | None) -> list[str]:
+    """`a,b,peer` -> scenario names in report order; empty or `all` -> every scenario.
+
+    Raises ValueError naming the unknown entries.
+    """
+    by_letter = {s.letter: name for name, s in SCENARIOS.items()}
+    wanted, unknown = set(), []
+    for item in (text or "").replace(" ", ",").split(","):
+        item = item.strip().lower()
+        if not item:
+            continue
+        if item == "all":
+            wanted.update(SCENARIOS)
+        elif item in SCENARIOS:
+            wanted.add(item)
+        elif item in by_letter:
+            wanted.add(by_letter[item])
+        else:
+            unknown.append(item)
+    if unknown:
+        known = ", ".join(f"{s.letter}/{name}" for name, s in SCENARIOS.items())
+        raise ValueError(f"unknown scenario(s) {', '.join(unknown)}: choose from {known} (or all)")
+    return [name for name in SCENARIOS if name in wanted] if wanted else list(SCENARIOS)
 
 
 # ----------------------------------------------------------------- memory
 
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+def parse_rollup(text: str) -> dict[str, int]:
+    """Text of /proc/<pid>/smaps_rollup (or smaps) -> {field: bytes}, repeated fields summed.
+
+    Summing makes the per-mapping `smaps` give the same totals as `smaps_rollup`.
+    """
+    totals: dict[str, int] = {}
+    for m in ROLLUP_RE.finditer(text):
+        totals[m.group("field")] = totals.get(m.group("field"), 0) + int(m.group("kb")) * 1024
+    return totals
 
 
-def _children_map() -> dict[int, list[int]]:
+def _children_map(proc: Path = PROC) -> dict[int, list[int]]:
     kids: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
+    for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-        except OSError:
+            # The command name (field 2) may hold spaces; ppid is the 2nd field after ')'.
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
             continue
-        # The command name (field 2) may hold spaces; ppid is the 2nd field after ')'.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
         kids.setdefault(ppid, []).append(int(entry.name))
     return kids
 
 
-def tree_rss_bytes(root: int) -> int:
-    """PID -> summed resident memory of it and all its descendants (0 if gone).
-
-    Shared library pages count once per process, so this over-states what the
-    tree really occupies: a conservative figure for a memory budget.
-    """
-    kids = _children_map()
-    total, todo = 0, [root]
+def tree_pids(root: int, proc: Path = PROC) -> list[int]:
+    """PID -> it and all its descendants (by parent pid) that are alive now."""
+    kids = _children_map(proc)
+    found, todo, seen = [], [root], set()
     while todo:
         pid = todo.pop()
-        todo.extend(kids.get(pid, []))
-        try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
-        except (OSError, IndexError, ValueError):
+        if pid in seen:
             continue
-    return total
+        seen.add(pid)
+        found.append(pid)
+        todo.extend(kids.get(pid, []))
+    return found
+
+
+def process_memory(pid: int, proc: Path = PROC) -> tuple[int, int]:
+    """PID -> (RSS, PSS) bytes from smaps_rollup (smaps on kernels before 4.14); (0, 0) if gone."""
+    for name in ("smaps_rollup", "smaps"):
+        try:
+            fields = parse_rollup((proc / str(pid) / name).read_text())
+        except FileNotFoundError:
+            continue
+        except OSError:  # exited (ESRCH), or not ours
+            return 0, 0
+        return fields.get("Rss", 0), fields.get("Pss", 0)
+    return 0, 0
+
+
+def tree_memory(root: int, proc: Path = PROC) -> tuple[int, int]:
+    """PID -> (summed RSS, summed PSS) in bytes over it and its descendants.
+
+    PSS charges each page shared by n processes 1/n to each, so its sum counts
+    shared pages (libraries, copy-on-write pages of forked kernels) once; the RSS
+    sum counts them once per process and over-states what the tree occupies.
+    """
+    rss = pss = 0
+    for pid in tree_pids(root, proc):
+        r, p = process_memory(pid, proc)
+        rss, pss = rss + r, pss + p
+    return rss, pss
+
+
+class TreeSampler(threading.Thread):
+    """Samples (seconds since `start`, tree RSS, tree PSS) of a process tree every `interval` s."""
+
+    def __init__(self, root: int, start: float, interval: float = 0.1, proc: Path = PROC):
+        super().__init__(daemon=True)
+        self.root, self.start_time, self.interval, self.proc = root, start, interval, proc
+        self.samples: list[tuple[float, int, int]] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            t = time.perf_counter() - self.start_time
+            rss, pss = tree_memory(self.root, self.proc)
+            if rss or pss:
+                self.samples.append((t, rss, pss))
+            self.done.wait(self.interval)
+
+    def stop(self) -> list[tuple[float, int, int]]:
+        self.done.set()
+        self.join(10)
+        return self.samples
+
+
+# ----------------------------------------------------------------- stages
+
+def stage_intervals(lines: Sequence[tuple[float, str]], wall: float) -> list[tuple[str, float, float]]:
+    """Timestamped progress lines (seconds since start, text) + wall -> [(stage, start, end)].
+
+    Top-level stages (any `  <name>  N.N s` line but `section <id>`; the
+    publisher prints validate, figures, assemble) end when their line arrives
+    and began their own printed time before. `startup` runs until the first
+    `==> publishing` line (make, interpreter, imports); `sections` from the
+    `sections: N to run` line until the next top-level stage began (sections run
+    in parallel: it is not their sum); `finish` from the end of the last
+    top-level stage to the end. Empty when nothing was published (no-op).
+    """
+    t_publishing = t_sections = None
+    top: list[tuple[str, float, float]] = []
+    last_section_end = None
+    for t, text in lines:
+        if text.startswith("==> publishing") and t_publishing is None:
+            t_publishing = t
+        if SECTIONS_RE.match(text):
+            t_sections = t
+        elif m := STAGE_RE.match(text):
+            name, secs = m.group("name"), float(m.group("secs"))
+            if name.startswith("section "):
+                last_section_end = t
+            else:
+                top.append((name, max(0.0, t - secs), t))
+    if t_publishing is None:
+        return []
+    intervals = [("startup", 0.0, t_publishing), *top]
+    if t_sections is not None:
+        after = [start for _, start, end in top if end > t_sections]
+        end = min(after) if after else (last_section_end if last_section_end is not None else wall)
+        intervals.append(("sections", t_sections, max(t_sections, end)))
+    last_end = max(end for _, _, end in intervals)
+    intervals.append(("finish", last_end, max(last_end, wall)))
+    return sorted(intervals, key=lambda iv: iv[1])
+
+
+def split_stages(lines: Sequence[tuple[float, str]], wall: float) -> tuple[dict[str, float], int | None]:
+    """Timestamped progress lines + wall -> (stage seconds in order, sections run or None)."""
+    stages: dict[str, float] = {}
+    for name, start, end in stage_intervals(lines, wall):
+        stages[name] = round(stages.get(name, 0.0) + end - start, 2)
+    runs = [int(m.group("run")) for _, text in lines if (m := SECTIONS_RE.match(text))]
+    return stages, (runs[-1] if runs and stages else None)
+
+
+def section_times(lines: Iterable[tuple[float, str]]) -> dict[str, float]:
+    """`  section <id>  N.N s` lines -> {id: seconds} (the section's own timing)."""
+    out: dict[str, float] = {}
+    for _, text in lines:
+        if (m := STAGE_RE.match(text)) and m.group("name").startswith("section "):
+            out[m.group("name").removeprefix("section ").strip()] = float(m.group("secs"))
+    return out
+
+
+def stage_peaks(samples: Iterable[tuple[float, int]], intervals: Sequence[tuple[str, float, float]]
+                ) -> dict[str, int]:
+    """(t, bytes) samples + stage intervals -> {stage: the largest sample taken during it}.
+
+    A sample belongs to the stage that began last at or before its time (so a
+    moment between two stages counts for the earlier one, and every sample is
+    attributed: the largest per-stage peak is the run's peak). Samples before
+    the first stage count for it. No intervals -> {}.
+    """
+    ordered = sorted(intervals, key=lambda iv: iv[1])
+    peaks: dict[str, int] = {}
+    if not ordered:
+        return peaks
+    for t, value in samples:
+        owner = ordered[0][0]
+        for name, start, _ in ordered:
+            if start <= t:
+                owner = name
+            else:
+                break
+        peaks[owner] = max(peaks.get(owner, 0), value)
+    return {name: peaks[name] for name, _, _ in ordered if name in peaks}
 
 
 # ----------------------------------------------------------------- one run
@@ -154,92 +355,122 @@ def _env(cache: Path, project: Path | None = None) -> dict[str, str]:
     return env
 
 
-def timed_make(quarter: str, data: Path, out: Path, cache: Path,
-               project: Path | None = None) -> tuple[Run, list[str]]:
-    """`make -s quarter` in the project (default: this one) -> (Run, output lines).
-
-    Raises BenchError when make fails.
-    """
-    project = project or paths.ROOT
-    cmd = ["make", "-s", "quarter", f"Q={quarter}", f"DATA={data}", f"OUT={out}"]
+def timed_command(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[Run, list[str]]:
+    """Run cmd, sampling its process tree -> (Run, output lines). Raises BenchError if it fails."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=project, env=_env(cache, project), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1, errors="replace")
     lines: list[tuple[float, str]] = []
-    peak = [0]
-    done = threading.Event()
 
     def read() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append((time.perf_counter() - start, line.rstrip("\n")))
 
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], tree_rss_bytes(proc.pid))
-            done.wait(0.1)
-
     reader = threading.Thread(target=read, daemon=True)
-    sampler = threading.Thread(target=sample, daemon=True)
+    sampler = TreeSampler(proc.pid, start)
     reader.start()
     sampler.start()
-    # wait4 instead of proc.wait(): its rusage covers make and every descendant it reaped.
+    # wait4 instead of proc.wait(): its rusage covers the command and every descendant it reaped.
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    done.set()
+    samples = sampler.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
     reader.join(10)
-    sampler.join(10)
     text = [line for _, line in lines]
-    if proc.returncode != 0:
-        tail = "\n".join(text[-25:])
-        raise BenchError(f"`{' '.join(cmd)}` exited with {proc.returncode}:\n{tail}")
+    intervals = stage_intervals(lines, wall)
     run = Run(
         wall_s=round(wall, 3),
+        stage_peak_pss_mb={k: _mb(v) for k, v in stage_peaks([(t, p) for t, _, p in samples],
+                                                             intervals).items()},
+        section_s=section_times(lines),
         max_process_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
-        peak_tree_rss_mb=round(peak[0] / 2**20, 1),
+        peak_tree_rss_mb=_mb(max((r for _, r, _ in samples), default=0)),
+        peak_tree_pss_mb=_mb(max((p for _, _, p in samples), default=0)),
+        samples=len(samples),
     )
     run.stages, run.sections_run = split_stages(lines, wall)
+    if proc.returncode != 0:
+        tail = "\n".join(text[-25:])
+        raise BenchError(f"`{shlex.join(cmd)}` exited with {proc.returncode}:\n{tail}", run)
     return run, text
 
 
-def split_stages(lines: list[tuple[float, str]], wall: float) -> tuple[dict[str, float], int | None]:
-    """Timestamped progress lines (seconds since start, text) + wall -> (stage seconds, sections run).
+def timed_make(quarter: str, data: Path, out: Path, cache: Path,
+               project: Path | None = None) -> tuple[Run, list[str]]:
+    """`make -s quarter` in the project (default: this one) -> (Run, output lines)."""
+    project = project or paths.ROOT
+    cmd = ["make", "-s", "quarter", f"Q={quarter}", f"DATA={data}", f"OUT={out}"]
+    return timed_command(cmd, project, _env(cache, project))
 
-    validate / figures / assemble: the publisher's own timings. startup: until
-    its first `==> publishing` line (make, interpreter, imports). sections: from
-    the `sections: N to run` line until assemble began. Empty when make did not
-    publish (no-op).
+
+# ----------------------------------------------------------------- the peer
+
+def peer_sections(quarter: str, data: Path) -> list:
+    """The sections the publisher would show: SECTIONS minus editorial ones whose file is missing."""
+    from helpers.publish.sections import SECTIONS
+
+    editorial = paths.editorial_dir(quarter, data)
+    return [s for s in SECTIONS if not (s.editorial and not (editorial / f"{s.editorial}.md").exists())]
+
+
+_PEER_PRELUDE = """\
+set -euo pipefail
+# Elapsed time of a step, printed like the publisher's progress lines (for the stage split).
+took() {
+  local d=$(( ${EPOCHREALTIME/[.,]/} - $2 + 50000 ))
+  printf '  %-28s %6d.%d s\\n' "$1" $(( d / 1000000 )) $(( d / 100000 % 10 ))
+}
+"""
+
+
+def peer_script(project: Path, quarter: str, data: Path, out: Path, sections: Sequence) -> str:
+    """The bash script of scenario (p): the stock way a user runs the section notebooks.
+
+    For each section, in print order: `papermill <notebook> <out> -k kefu-weikan
+    -p quarter Q -p data_root <data> -p figures_dir <dir> [-p name value ...]`
+    with cwd notebooks/; then `jupyter nbconvert --to html --no-input` on each
+    executed notebook; then the pages concatenated into out/issue.html. One
+    after the other. The `took` lines only report times.
     """
-    stages: dict[str, float] = {}
-    sections_run = None
-    t_publishing = t_sections = t_assemble_end = None
-    assemble = 0.0
-    for t, text in lines:
-        if text.startswith("==> publishing") and t_publishing is None:
-            t_publishing = t
-        if m := SECTIONS_RE.match(text):
-            t_sections, sections_run = t, int(m.group("run"))
-        elif m := STAGE_RE.match(text):
-            name, secs = m.group("name"), float(m.group("secs"))
-            if name in ("validate", "figures"):
-                stages[name] = secs
-            elif name == "assemble":
-                assemble, t_assemble_end = secs, t
-    if t_publishing is None:
-        return {}, None
-    stages = {"startup": round(t_publishing, 2), **stages}
-    if t_sections is not None and t_assemble_end is not None:
-        stages["sections"] = round(max(0.0, t_assemble_end - assemble - t_sections), 2)
-    if t_assemble_end is not None:
-        stages["assemble"] = assemble
-        stages["finish"] = round(max(0.0, wall - t_assemble_end), 2)
-    return stages, sections_run
+    q = shlex.quote
+    papermill, jupyter = project / ".venv" / "bin" / "papermill", project / ".venv" / "bin" / "jupyter"
+    lines = [_PEER_PRELUDE,
+             f"echo {q(f'==> publishing {quarter} the stock way (peer): papermill, nbconvert, cat')}",
+             f"mkdir -p {q(str(out))}", f"cd {q(str(project / 'notebooks'))}",
+             "T=${EPOCHREALTIME/[.,]/}"]
+    pages = []
+    for i, sec in enumerate(sections, start=1):
+        nb = out / f"{i:02d}_{sec.id}.ipynb"
+        pages.append(nb.with_suffix(".html"))
+        params = {"quarter": quarter, "data_root": str(data), "figures_dir": str(out / "figures" / sec.id),
+                  **sec.parameters}
+        args = [str(papermill), sec.notebook, str(nb), "-k", KERNEL]
+        for name, value in params.items():
+            args += ["-p", str(name), str(value)]
+        lines += ["S=${EPOCHREALTIME/[.,]/}", shlex.join(args), f"took {q(f'section {sec.id}')} $S"]
+    lines += ["took execute $T", "T=${EPOCHREALTIME/[.,]/}"]
+    for page in pages:
+        lines.append(shlex.join([str(jupyter), "nbconvert", "--to", "html", "--no-input",
+                                 str(page.with_suffix(".ipynb"))]))
+    lines += ["took convert $T", "T=${EPOCHREALTIME/[.,]/}",
+              f"cat {' '.join(q(str(p)) for p in pages)} > {q(str(out / 'issue.html'))}",
+              "took concatenate $T", f"echo {q('==> peer issue: ' + str(out / 'issue.html'))}"]
+    return "\n".join(lines) + "\n"
 
 
-# ----------------------------------------------------------------- scenarios
+def timed_peer(project: Path, quarter: str, data: Path, out: Path, cache: Path) -> tuple[Run, list[str]]:
+    """Scenario (p) once, cold (fresh `cache`), with the environment (a) gets -> (Run, output lines)."""
+    out.mkdir(parents=True, exist_ok=True)
+    script = out.parent / f"{out.name}.sh"
+    script.write_text(peer_script(project, quarter, data, out, peer_sections(quarter, data)),
+                      encoding="utf-8")
+    return timed_command(["bash", str(script)], project / "notebooks", _env(cache, project))
 
-def prepare_data(quarter: Quarter, work: Path, emit) -> tuple[Path, str]:
+
+# ----------------------------------------------------------------- data
+
+def prepare_data(quarter: Quarter, work: Path, emit, project: Path | None = None) -> tuple[Path, str]:
     """Copy `<DATA>/<Q>` and its prior year into work/data, or generate the sample there.
 
     Returns (data root, a note on where it came from). The user's folders are only read.
@@ -252,16 +483,26 @@ def prepare_data(quarter: Quarter, work: Path, emit) -> tuple[Path, str]:
                 shutil.copytree(source / str(q), dest / str(q))
         return dest, f"copied from {source}"
     emit(f"  no {source / str(quarter)}: generating the sample into a temporary folder")
-    _generate(dest, 1)
+    _generate(dest, 1, project)
     return dest, "generated sample (SCALE=1)"
 
 
-def _generate(dest: Path, scale: int) -> float:
+def _generate(dest: Path, scale: int, project: Path | None = None) -> float:
+    project = project or paths.ROOT
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "helpers.devtools.sample", "--data", str(dest),
-                    "--scale", str(scale)], cwd=paths.ROOT, env=_env(dest / ".unused-cache"), check=True,
-                   stdout=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "helpers.devtools.sample", "--data", str(dest), "--scale", str(scale)],
+        cwd=project, env=_env(dest / ".unused-cache", project), stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, errors="replace",
+    )
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.splitlines()[-15:])
+        raise BenchError(f"generating SCALE={scale} sample data failed ({result.returncode}):\n{tail}")
     return round(time.perf_counter() - start, 2)
+
+
+def _tree_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def _extract_path(folder: Path, name: str) -> Path:
@@ -271,67 +512,143 @@ def _extract_path(folder: Path, name: str) -> Path:
     raise BenchError(f"no {name}.csv or {name}.csv.gz in {folder}")
 
 
-def run_bench(quarter: str = "2022Q1", runs: int = 3, scale: int = 10, *, emit=print,
-              keep: bool = False, live: bool = False) -> dict:
-    """Run the five scenarios `runs` times each -> the results dict written to bench.json.
+# ----------------------------------------------------------------- the bench
 
-    `live`: publish with the working tree's code instead of a snapshot of it.
+def run_bench(quarter: str = "2022Q1", runs: int = 3, scale: int = 10, *, emit=print,
+              keep: bool = False, live: bool = False, scenarios: Sequence[str] | None = None,
+              huge_scale: int = 30) -> dict:
+    """Run the chosen scenarios (default all) `runs` times each -> the dict written to bench.json.
+
+    `live`: publish with the working tree's code instead of a snapshot of it. A
+    failing publish stops its scenario (reported as failed) and the others go on.
     """
+    chosen = list(scenarios or SCENARIOS)
     q = Quarter.parse(quarter)
     work = Path(tempfile.mkdtemp(prefix="kfwk-bench-"))
     project = paths.ROOT if live else snapshot_project(work / "project")
     results: dict = {
-        "quarter": str(q), "runs": runs, "scale": scale,
+        "quarter": str(q), "runs": runs, "scale": scale, "huge_scale": huge_scale,
+        "scenarios_chosen": chosen,
         "environment": {
             "python": sys.version.split()[0], "platform": platform.platform(),
             "cpus": os.cpu_count(),
-            "memory_mb": round(os.sysconf("SC_PHYS_PAGES") * _PAGE / 2**20),
+            "memory_mb": round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20),
         },
         "code": "working tree" if live else "snapshot of the working tree",
         "scenarios": {},
     }
+    by_name: dict[str, list[Run]] = {name: [] for name in chosen}
+    failed: dict[str, str] = {}
+    failed_runs: dict[str, Run] = {}
+    skipped: dict[str, str] = {}
     try:
-        data, note = prepare_data(q, work, emit)
-        results["data"] = {"source": note}
-        by_name: dict[str, list[Run]] = {name: [] for name in SCENARIOS}
+        data, note = prepare_data(q, work, emit, project)
+        results["data"] = {"source": note, "generated": {}}
 
-        def one(name: str, data_root: Path, out: Path, cache: Path) -> Run:
-            run, _ = timed_make(str(q), data_root, out, cache, project)
+        def one(name: str, timed: Callable[[], tuple[Run, list[str]]]) -> Run | None:
+            """One timed run of a scenario; a failure is recorded and ends the scenario."""
+            label = label_of(name, results)
+            try:
+                run, _ = timed()
+            except BenchError as exc:
+                failed[name] = str(exc)
+                if exc.run is not None:
+                    failed_runs[name] = exc.run
+                emit(f"  {label:<36} run {len(by_name[name]) + 1}/{runs}: ✗ failed"
+                     + (f" after {exc.run.wall_s:.1f} s, PSS {exc.run.peak_tree_pss_mb:.0f} MB"
+                        if exc.run else ""))
+                return None
             by_name[name].append(run)
-            emit(f"  {SCENARIOS[name][0]:<30} run {len(by_name[name])}/{runs}: {run.wall_s:6.2f} s"
-                 + (f"  ({run.sections_run} section(s) run)" if run.sections_run is not None else
-                    "  (make: up to date)"))
+            detail = (f"({run.sections_run} section(s) run)" if run.sections_run is not None else
+                      f"({len(run.section_s)} notebook(s))" if name == "peer" else "(make: up to date)")
+            emit(f"  {label:<36} run {len(by_name[name])}/{runs}: {run.wall_s:7.2f} s  "
+                 f"PSS {run.peak_tree_pss_mb:.0f} MB  {detail}")
             return run
 
-        editorial = paths.editorial_dir(str(q), data)
-        edit_file = next(iter(sorted(editorial.glob("foreword.md")) or sorted(editorial.glob("*.md"))),
-                         None)
-        touch_file = _extract_path(data / str(q), "inbound_calls")
-        out, cache = work / "out-cold-0", work / "cache-cold-0"
+        # (a) and (p) interleaved: a change of load on the shared machine hits both alike.
+        last_cold: tuple[Path, Path] | None = None
         for i in range(runs):
-            out, cache = work / f"out-cold-{i}", work / f"cache-cold-{i}"
-            one("cold", data, out, cache)
+            if "cold" in chosen and "cold" not in failed:
+                out, cache = work / f"out-cold-{i}", work / f"cache-cold-{i}"
+                if one("cold", lambda o=out, c=cache: timed_make(str(q), data, o, c, project)):
+                    last_cold = (out, cache)
+            if "peer" in chosen and "peer" not in failed:
+                out, cache = work / f"peer-{i}", work / f"cache-peer-{i}"
+                one("peer", lambda o=out, c=cache: timed_peer(project, str(q), data, o, c))
+
+        warm = [name for name in ("noop", "edit", "touch") if name in chosen]
+        if warm and last_cold is None and "cold" not in chosen:
+            emit("  setup: one cold publish for (b)-(d) to continue from (not reported)")
+            out, cache = work / "out-setup", work / "cache-setup"
+            try:
+                timed_make(str(q), data, out, cache, project)
+                last_cold = (out, cache)
+            except BenchError as exc:
+                for name in warm:
+                    skipped[name] = f"the setup publish failed: {exc}"
+        if warm and last_cold is None:
+            for name in warm:
+                skipped.setdefault(name, "no successful cold publish to continue from")
+            warm = []
         # (b)-(d) continue from the last cold publish, its cache warm, as an analyst would.
-        for _ in range(runs):
-            one("noop", data, out, cache)
-        for i in range(runs):
-            if edit_file is None:
-                break
-            with edit_file.open("a", encoding="utf-8") as handle:
-                handle.write(f"\n基准测试追加的一行 / line added by the benchmark ({i + 1}).\n")
-            one("edit", data, out, cache)
-        for _ in range(runs):
-            os.utime(touch_file)  # mtime only: same bytes, so the same content hashes
-            one("touch", data, out, cache)
-        emit(f"  generating SCALE={scale} sample data (not timed as a publish)…")
-        big = work / f"data-x{scale}"
-        results["data"]["scale_generation_s"] = _generate(big, scale)
-        for i in range(runs):
-            one("scale", big, work / f"out-scale-{i}", work / f"cache-scale-{i}")
-        if edit_file is None:
-            results["data"]["edit"] = "skipped: the data has no editorial files"
-        results["scenarios"] = _summarise(by_name)
+        if warm and last_cold is not None:
+            out, cache = last_cold
+
+            def make() -> tuple[Run, list[str]]:
+                return timed_make(str(q), data, out, cache, project)
+
+            for _ in range(runs if "noop" in warm else 0):
+                if not one("noop", make):
+                    break
+            editorial = paths.editorial_dir(str(q), data)
+            edit_file = next(iter(sorted(editorial.glob("foreword.md")) or sorted(editorial.glob("*.md"))),
+                             None)
+            if "edit" in warm and edit_file is None:
+                skipped["edit"] = "the data has no editorial files"
+            for i in range(runs if "edit" in warm and edit_file is not None else 0):
+                with edit_file.open("a", encoding="utf-8") as handle:
+                    handle.write(f"\n基准测试追加的一行 / line added by the benchmark ({i + 1}).\n")
+                if not one("edit", make):
+                    break
+            if "touch" in warm:
+                touch_file = _extract_path(data / str(q), "inbound_calls")
+                for _ in range(runs):
+                    os.utime(touch_file)  # mtime only: same bytes, so the same content hashes
+                    if not one("touch", make):
+                        break
+
+        for name, factor in (("scale", scale), ("huge", huge_scale)):
+            if name not in chosen:
+                continue
+            big = work / f"data-x{factor}"
+            need = int(_tree_bytes(data) * factor * DISK_FACTOR)
+            free = shutil.disk_usage(work).free
+            if free < need:
+                failed[name] = (f"not enough disk for SCALE={factor} in {work}: about {need / 2**30:.1f} GB "
+                                f"wanted, {free / 2**30:.1f} GB free")
+                emit(f"  ✗ {failed[name]}")
+                continue
+            emit(f"  generating SCALE={factor} sample data into {big} (timed apart, not a publish)…")
+            try:
+                seconds = _generate(big, factor, project)
+            except BenchError as exc:
+                failed[name] = str(exc)
+                emit(f"  ✗ {exc}")
+                continue
+            results["data"]["generated"][name] = {"scale": factor, "seconds": seconds,
+                                                  "mb": _mb(_tree_bytes(big))}
+            for i in range(runs):
+                out, cache = work / f"out-{name}-{i}", work / f"cache-{name}-{i}"
+                ok = one(name, lambda o=out, c=cache, d=big: timed_make(str(q), d, o, c, project))
+                if not keep:  # a scaled run's cache and output are large: free the disk now
+                    shutil.rmtree(out, ignore_errors=True)
+                    shutil.rmtree(cache, ignore_errors=True)
+                if not ok:
+                    break
+            if not keep:
+                shutil.rmtree(big, ignore_errors=True)
     finally:
+        results["scenarios"] = _summarise(by_name, results, failed, skipped, failed_runs)
         if keep:
             emit(f"  kept the benchmark folder: {work}")
         else:
@@ -339,72 +656,162 @@ def run_bench(quarter: str = "2022Q1", runs: int = 3, scale: int = 10, *, emit=p
     return results
 
 
-def _summarise(by_name: dict[str, list[Run]]) -> dict:
-    """Runs per scenario -> medians, per-stage medians and target verdicts."""
+def label_of(name: str, results: dict) -> str:
+    return SCENARIOS[name].label.format(scale=results.get("scale", 10),
+                                        huge_scale=results.get("huge_scale", 30))
+
+
+def _summarise(by_name: dict[str, list[Run]], results: dict, failed: dict[str, str] | None = None,
+               skipped: dict[str, str] | None = None, failed_runs: dict[str, Run] | None = None) -> dict:
+    """Runs per scenario -> medians, per-stage medians and peaks, and the target verdicts.
+
+    A failed scenario keeps its message (`failed`) and what its failing run
+    measured (`failed_run`); only successful runs enter the medians and peaks.
+    """
+    failed, skipped, failed_runs = failed or {}, skipped or {}, failed_runs or {}
     out: dict[str, dict] = {}
-    for name, runs in by_name.items():
-        if not runs:
+    for name in SCENARIOS:
+        runs = by_name.get(name, [])
+        if name not in by_name and name not in failed and name not in skipped:
             continue
-        stage_names = sorted({s for r in runs for s in r.stages}, key=_stage_order)
-        out[name] = {
-            "label": SCENARIOS[name][0],
-            "median_s": round(statistics.median(r.wall_s for r in runs), 3),
-            "stages_median_s": {
-                s: round(statistics.median(r.stages.get(s, 0.0) for r in runs), 2) for s in stage_names
-            },
-            "max_process_rss_mb": max(r.max_process_rss_mb for r in runs),
-            "peak_tree_rss_mb": max(r.peak_tree_rss_mb for r in runs),
-            "runs": [asdict(r) for r in runs],
-        }
+        summary: dict = {"label": label_of(name, results)}
+        if name in skipped and not runs:
+            summary["skipped"] = skipped[name]
+            out[name] = summary
+            continue
+        if name in failed:
+            summary["failed"] = failed[name]
+            if name in failed_runs:
+                summary["failed_run"] = asdict(failed_runs[name])
+        if runs:
+            stage_names = list(dict.fromkeys(s for r in runs for s in r.stages))
+            peak_names = list(dict.fromkeys(s for r in runs for s in r.stage_peak_pss_mb))
+            summary.update({
+                "median_s": round(statistics.median(r.wall_s for r in runs), 3),
+                "stages_median_s": {
+                    s: round(statistics.median(r.stages.get(s, 0.0) for r in runs), 2) for s in stage_names
+                },
+                "stage_peak_pss_mb": {
+                    s: max(r.stage_peak_pss_mb.get(s, 0.0) for r in runs) for s in peak_names
+                },
+                "peak_tree_pss_mb": max(r.peak_tree_pss_mb for r in runs),
+                "peak_tree_rss_mb": max(r.peak_tree_rss_mb for r in runs),
+                "max_process_rss_mb": max(r.max_process_rss_mb for r in runs),
+                "runs": [asdict(r) for r in runs],
+            })
+        out[name] = summary
     for name, summary in out.items():
-        limit = SCENARIOS[name][1]
-        if name == "scale" and "cold" in out:
-            limit = round(SCALE_FACTOR_LIMIT * out["cold"]["median_s"], 3)
-            summary["target"] = {
-                "limit_s": limit, "rss_limit_mb": RSS_LIMIT_MB,
-                "ok": summary["median_s"] <= limit and summary["peak_tree_rss_mb"] <= RSS_LIMIT_MB,
-                "rule": f"<= {SCALE_FACTOR_LIMIT:g}x(a)={limit:.0f} s, RSS <= {RSS_LIMIT_MB / 1024:g} GB",
-            }
-        elif limit is not None:
-            summary["target"] = {"limit_s": limit, "ok": summary["median_s"] <= limit,
-                                 "rule": f"<= {limit:g} s"}
+        if "skipped" not in summary and (target := verdict(name, summary, out)) is not None:
+            summary["target"] = target
     return out
 
 
-_ORDER = ("startup", "validate", "figures", "sections", "assemble", "finish")
+def _check(rule: str, ok: bool | None) -> dict:
+    return {"rule": rule, "ok": ok}
 
 
-def _stage_order(name: str) -> int:
-    return _ORDER.index(name) if name in _ORDER else len(_ORDER)
+def verdict(name: str, summary: dict, summaries: dict) -> dict | None:
+    """A scenario's summary (+ all, for (a)'s median) -> {"checks": [{rule, ok}], "ok"} or None.
+
+    `ok` is True / False, or None where it cannot be judged: a check needs (a)
+    and (a) did not run, or no run finished to measure. Medians are checked for
+    time, the largest peak over the (successful) runs for memory. A failed
+    publish fails the scenario.
+    """
+    median = summary.get("median_s")
+    cold = summaries.get("cold", {}).get("median_s")
+    pss = summary.get("peak_tree_pss_mb")
+    checks: list[dict] = []
+    if "failed" in summary and name != "huge":
+        checks.append(_check("publishes", False))
+    limit = SCENARIOS[name].limit_s
+    if limit is not None:
+        checks.append(_check(f"≤ {limit:g} s", median is not None and median <= limit))
+    if name == "scale":
+        if cold is None:
+            checks.append(_check(f"≤ {SCALE_FACTOR_LIMIT:g}×(a): (a) not run", None))
+        else:
+            bound = SCALE_FACTOR_LIMIT * cold
+            checks.append(_check(f"≤ {SCALE_FACTOR_LIMIT:g}×(a) = {bound:.1f} s",
+                                 median is not None and median <= bound))
+        checks.append(_check(f"PSS ≤ {SCALE_PSS_LIMIT_MB / 1024:g} GB",
+                             None if pss is None else pss <= SCALE_PSS_LIMIT_MB))
+    elif name == "huge":
+        checks.append(_check("publishes", "failed" not in summary and median is not None))
+        checks.append(_check(f"PSS ≤ {HUGE_PSS_LIMIT_MB / 1024:g} GB",
+                             None if pss is None else pss <= HUGE_PSS_LIMIT_MB))
+    elif name == "peer":
+        if cold is None or median is None:
+            what = "(a) not run" if cold is None else "peer did not finish"
+            checks.append(_check(f"(a) ≥ {PEER_RATIO_MIN:g}× faster: {what}", None))
+        else:
+            ratio = median / cold
+            summary["ratio_to_cold"] = round(ratio, 2)
+            checks.append(_check(f"(a) ≥ {PEER_RATIO_MIN:g}× faster: peer/(a) = {ratio:.1f}×",
+                                 ratio >= PEER_RATIO_MIN))
+    if not checks:
+        return None
+    oks = [c["ok"] for c in checks]
+    ok = False if False in oks else None if None in oks else True
+    return {"checks": checks, "ok": ok, "rule": "; ".join(c["rule"] for c in checks)}
+
+
+def _mark(ok: bool | None) -> str:
+    return "✓" if ok is True else "✗" if ok is False else "?"
 
 
 def format_table(results: dict) -> str:
-    """bench.json's dict -> a plain table with ✓/✗ beside each target."""
-    head = (f"{'scenario':<30} {'median':>8}  {'target':<31} {'runs (s)':<22} "
-            f"{'RSS tree / 1 proc':<18} stages (median s)")
+    """bench.json's dict -> a plain table with ✓/✗ beside each target, stages below each row."""
+    data = results.get("data", {})
+    head = (f"{'scenario':<36} {'median':>9}  {'target':<44} {'runs (s)':<24} "
+            f"peak PSS tree / RSS tree / RSS 1 proc")
     lines = [f"客服微刊 benchmark — {results['quarter']}, {results['runs']} run(s) each, "
-             f"{results['environment']['cpus']} CPUs, data {results.get('data', {}).get('source', '?')}",
+             f"{results['environment']['cpus']} CPUs, data {data.get('source', '?')}",
              head, "-" * len(head)]
     for summary in results["scenarios"].values():
+        if "skipped" in summary:
+            lines.append(f"{summary['label']:<36} {'—':>9}  skipped: {summary['skipped']}")
+            continue
         target = summary.get("target")
-        verdict = f"{'✓' if target['ok'] else '✗'} {target['rule']}" if target else "(no target)"
-        runs = " ".join(f"{r['wall_s']:.2f}" for r in summary["runs"])
-        rss = f"{summary['peak_tree_rss_mb']:.0f} / {summary['max_process_rss_mb']:.0f} MB"
-        stages = " ".join(f"{k} {v:.1f}" for k, v in summary["stages_median_s"].items()) or "—"
-        lines.append(f"{summary['label']:<30} {summary['median_s']:>6.2f} s  {verdict:<31} {runs:<22} "
-                     f"{rss:<18} {stages}")
-    gen = results.get("data", {}).get("scale_generation_s")
-    if gen is not None:
-        lines.append(f"SCALE={results['scale']} sample generation (not counted above): {gen:.1f} s")
+        verdict_text = ("; ".join(f"{_mark(c['ok'])} {c['rule']}" for c in target["checks"])
+                        if target else "(no target)")
+        if "median_s" not in summary:
+            lines.append(f"{summary['label']:<36} {'failed':>9}  {verdict_text}")
+        else:
+            runs = " ".join(f"{r['wall_s']:.2f}" for r in summary["runs"])
+            mem = (f"{summary['peak_tree_pss_mb']:.0f} / {summary['peak_tree_rss_mb']:.0f} / "
+                   f"{summary['max_process_rss_mb']:.0f} MB")
+            lines.append(f"{summary['label']:<36} {summary['median_s']:>7.2f} s  {verdict_text:<44} "
+                         f"{runs:<24} {mem}")
+            peaks = summary.get("stage_peak_pss_mb", {})
+            stages = [f"{k} {v:.1f} s" + (f" / {peaks[k]:.0f} MB" if k in peaks else "")
+                      for k, v in summary.get("stages_median_s", {}).items()]
+            if stages:
+                lines.append(f"{'':<6}stages (median s / peak PSS): " + " · ".join(stages))
+        if "failed" in summary:
+            first = summary["failed"].splitlines()[0]
+            lines.append(f"{'':<6}failed: {first[:150]}")
+            if fr := summary.get("failed_run"):
+                lines.append(f"{'':<6}the failing run: {fr['wall_s']:.1f} s, peak PSS "
+                             f"{fr['peak_tree_pss_mb']:.0f} MB, stages {fr['stages'] or '—'}")
+    for name, gen in data.get("generated", {}).items():
+        lines.append(f"SCALE={gen['scale']} sample generation for ({SCENARIOS[name].letter}) "
+                     f"(not counted above): {gen['seconds']:.1f} s, {gen['mb']:.0f} MB of extracts")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m helpers.devtools.bench [--runs N] [--quarter Q] [--out FILE] [--keep]` -> exit code."""
+    """`python -m helpers.devtools.bench [--runs N] [--scenarios a,b,..] [--quarter Q] [--out FILE]
+    [--keep] [--live]` -> exit code (1 if a publish failed, 2 on bad arguments)."""
     parser = argparse.ArgumentParser(prog="helpers.devtools.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="3", help="runs per scenario (median reported); 1 for a quick look")
+    parser.add_argument("--scenarios", default="",
+                        help="comma list of scenarios, by name or letter: "
+                             + ", ".join(f"{s.letter}/{n}" for n, s in SCENARIOS.items())
+                             + " (default: all)")
     parser.add_argument("--quarter", default="2022Q1")
     parser.add_argument("--scale", type=int, default=10, help="volume multiplier of scenario (e)")
+    parser.add_argument("--huge-scale", type=int, default=30, help="volume multiplier of scenario (f)")
     parser.add_argument("--out", type=Path, default=None, help="results file (default: <OUT>/bench.json)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders for inspection")
     parser.add_argument("--live", action="store_true",
@@ -413,10 +820,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.runs.isdigit() or not 1 <= int(args.runs) <= 20:
         print(f"✗ RUNS must be a whole number from 1 to 20, got {args.runs!r}", file=sys.stderr)
         return 2
-    target = args.out or paths.out_root() / "bench.json"
-    print(f"==> benchmarking {args.quarter}: {args.runs} run(s) per scenario (several minutes)")
     try:
-        results = run_bench(args.quarter, int(args.runs), args.scale, keep=args.keep, live=args.live)
+        chosen = parse_scenarios(args.scenarios)
+    except ValueError as exc:
+        print(f"✗ SCENARIOS: {exc}", file=sys.stderr)
+        return 2
+    target = args.out or paths.out_root() / "bench.json"
+    print(f"==> benchmarking {args.quarter}: {', '.join(chosen)}; {args.runs} run(s) each "
+          "(minutes; SCALE=30 generation needs several GB of temporary disk)")
+    try:
+        results = run_bench(args.quarter, int(args.runs), args.scale, keep=args.keep, live=args.live,
+                            scenarios=chosen, huge_scale=args.huge_scale)
     except QuarterError as exc:
         print(f"✗ {exc}", file=sys.stderr)
         return 2
@@ -428,7 +842,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(format_table(results))
     print(f"==> wrote {target}")
-    return 0
+    failures = [s for s in results["scenarios"].values() if "failed" in s]
+    for summary in failures:
+        print(f"✗ {summary['label']}: {summary['failed']}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
-"""The figures of one issue (docs/contract/METRICS.md), computed from typed tables.
+"""The figures of one issue (docs/contract/METRICS.md), computed with DuckDB.
 
-Each bulletin section has small public functions: `DataFrame -> DataFrame` steps
-that flag or summarise rows, and `DataFrame -> dict` aggregates that give the
-section's figures. Notebooks call the aggregates to show numbers; `compute_metrics`
-assembles all of them, plus the year-on-year comparisons, into one nested dict.
+Each figure is one SQL aggregate over an extract: a *source* is either a DuckDB
+relation (the publisher's: `read_parquet` over the validated cache, streamed, never
+loaded whole) or a pandas DataFrame of typed rows (unit tests and analysts), which
+DuckDB scans in place. The same SQL runs in both cases, so hand-made rows test
+exactly the code that publishes. `compute_metrics` assembles every section's
+figures and the year-on-year comparisons into one nested dict.
 
 Values are unrounded: counts are Python ints, rates are fractions (float), and a
 rate whose denominator is 0 is None. Printing is `helpers.fmt`'s job.
-The reasons behind every definition are in docs/kpi.md.
+The reasons behind every definition are in docs/kpi.md; the chart tables that
+share these formulas are in `helpers.figures.tables`.
 """
 
 from __future__ import annotations
@@ -15,9 +18,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
-
-import pandas as pd
 
 from helpers.quarter import Quarter
 
@@ -26,13 +28,50 @@ LINES = {"general": "综合", "credit_card": "信用卡"}
 SATISFIED = ("非常满意", "满意")
 ROBOT, VOICE_NAV = "文本机器人", "语音导航"
 
+Source = Any  # a duckdb.DuckDBPyRelation or a pandas DataFrame of typed rows
 
 # --- small shared pieces --------------------------------------------------
 
 
+def rel(source: Source) -> Any:
+    """A source -> a DuckDB relation (a DataFrame is scanned in place, not copied).
+
+    duckdb is imported here, not with the module: section kernels read `get` and
+    `LINES` from this module and never compute."""
+    import duckdb
+
+    if isinstance(source, duckdb.DuckDBPyRelation):
+        return source
+    return duckdb.from_df(source)
+
+
+def lit(text: str) -> str:
+    """A Python string -> a SQL string literal (the vocabulary values are Chinese text)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def count_where(condition: str) -> str:
+    """SQL: the number of rows meeting `condition` (NULL counts as not met)."""
+    return f"count(*) FILTER (WHERE {condition})"
+
+
+def one(source: Source, **exprs: str) -> dict[str, Any]:
+    """Aggregate a whole source to one row: `one(calls, n="count(*)")` -> {"n": 12}."""
+    names = list(exprs)
+    row = rel(source).aggregate(", ".join(f"{e} AS {n}" for n, e in exprs.items())).fetchall()[0]
+    return {name: _py(value) for name, value in zip(names, row, strict=True)}
+
+
+def _py(value: Any) -> Any:
+    """DuckDB's HUGEINT sums and Decimals -> plain Python numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
 def ratio(numerator: int | float, denominator: int | float) -> float | None:
     """numerator / denominator as a float; None when the denominator is 0 (nothing to rate)."""
-    if denominator == 0:
+    if not denominator:
         return None
     return float(numerator) / float(denominator)
 
@@ -58,57 +97,74 @@ def rate_change(this: float | None, prior: float | None) -> float | None:
     return float(this) - float(prior)
 
 
-def _flag(values: pd.Series) -> pd.Series:
-    """A bool-like column (bool, nullable boolean, a comparison with <NA>) -> bool, NA as False."""
-    return values.fillna(False).astype(bool)
+# --- the shared formulas (figures and chart tables both use these) ----------------
 
 
-def _n(flags: pd.Series) -> int:
-    return int(_flag(flags).sum())
+def threshold_ns(service_level_seconds: float) -> int:
+    """T seconds -> nanoseconds, exactly (20.5 -> 20_500_000_000; no float noise)."""
+    return int(Decimal(repr(float(service_level_seconds))) * 1_000_000_000)
+
+
+def within_target_sql(service_level_seconds: float) -> str:
+    """SQL condition: answered with answered_at - requested_at <= T, compared exactly in
+    nanoseconds (so 20.5 s misses a 20 s target). Abandoned requests are never within."""
+    return (
+        "answered_at IS NOT NULL AND "
+        f"epoch_ns(answered_at) - epoch_ns(requested_at) <= {threshold_ns(service_level_seconds)}"
+    )
+
+
+ANSWERED_SQL = "count(answered_at)"
+RESOLVED_SQL = "count(*) FILTER (WHERE NOT transferred)"
+
+
+def answer_sql(service_level_seconds: float) -> dict[str, str]:
+    """The aggregates behind requests / answered / service level, for one() or a GROUP BY."""
+    return {
+        "requests": "count(*)",
+        "answered": ANSWERED_SQL,
+        "within": f"count(*) FILTER (WHERE {within_target_sql(service_level_seconds)})",
+    }
+
+
+def answer_rates(counts: Mapping[str, int]) -> dict[str, Any]:
+    """{requests, answered, within} counts -> requests, answered, answer_rate, service_level.
+
+    The service level counts every request (abandoned ones too) in its denominator."""
+    return {
+        "requests": int(counts["requests"]),
+        "answered": int(counts["answered"]),
+        "answer_rate": ratio(counts["answered"], counts["requests"]),
+        "service_level": ratio(counts["within"], counts["requests"]),
+    }
 
 
 # --- inbound calls and online chats -----------------------------------------
 
 
-def flag_answers(requests: pd.DataFrame, service_level_seconds: float = 20) -> pd.DataFrame:
-    """inbound_calls / online_chats rows -> the same rows plus bool columns `answered`
-    (answered_at present) and `within_target` (answered with answered_at - requested_at
-    <= T, compared exactly as Timedelta, so 20.5 s misses a 20 s target)."""
-    target = pd.Timedelta(seconds=service_level_seconds)
-    answered = requests["answered_at"].notna()
-    wait = requests["answered_at"] - requests["requested_at"]
-    return requests.assign(answered=answered, within_target=answered & _flag(wait <= target))
-
-
-def answer_figures(requests: pd.DataFrame, service_level_seconds: float = 20) -> dict[str, Any]:
+def answer_figures(requests: Source, service_level_seconds: float = 20) -> dict[str, Any]:
     """Request rows of one queue -> requests, answered, answer_rate, service_level.
 
-    The service level counts every request (abandoned ones too) in its denominator.
     Needs the columns requested_at and answered_at only.
     """
-    flagged = requests.pipe(flag_answers, service_level_seconds)
-    n_requests = len(flagged)
-    answered = _n(flagged["answered"])
-    return {
-        "requests": n_requests,
-        "answered": answered,
-        "answer_rate": ratio(answered, n_requests),
-        "service_level": ratio(_n(flagged["within_target"]), n_requests),
-    }
+    return answer_rates(one(requests, **answer_sql(service_level_seconds)))
 
 
-def outsourcing_figures(requests: pd.DataFrame) -> dict[str, Any]:
+def outsourcing_figures(requests: Source) -> dict[str, Any]:
     """Request rows of one queue -> outsourced_answered (answered by agent_type 外包) and
     outsourced_share (of the answered rows)."""
-    answered = requests["answered_at"].notna()
-    outsourced = _n(answered & _flag(requests["agent_type"].eq(OUTSOURCED)))
+    counts = one(
+        requests,
+        answered=ANSWERED_SQL,
+        outsourced=f"count(*) FILTER (WHERE answered_at IS NOT NULL AND agent_type = {lit(OUTSOURCED)})",
+    )
     return {
-        "outsourced_answered": outsourced,
-        "outsourced_share": ratio(outsourced, _n(answered)),
+        "outsourced_answered": counts["outsourced"],
+        "outsourced_share": ratio(counts["outsourced"], counts["answered"]),
     }
 
 
-def line_figures(calls: pd.DataFrame, service_level_seconds: float = 20) -> dict[str, Any]:
+def line_figures(calls: Source, service_level_seconds: float = 20) -> dict[str, Any]:
     """inbound_calls rows of one line -> answer_figures + outsourcing_figures."""
     return {
         **answer_figures(calls, service_level_seconds),
@@ -116,32 +172,33 @@ def line_figures(calls: pd.DataFrame, service_level_seconds: float = 20) -> dict
     }
 
 
-def inbound_figures(
-    inbound_calls: pd.DataFrame, service_level_seconds: float = 20
-) -> dict[str, dict[str, Any]]:
+def inbound_figures(inbound_calls: Source, service_level_seconds: float = 20) -> dict[str, dict[str, Any]]:
     """inbound_calls -> {"general": line_figures of line 综合, "credit_card": of line 信用卡}."""
+    calls = rel(inbound_calls)
     return {
-        name: inbound_calls.loc[_flag(inbound_calls["line"].eq(line))].pipe(
-            line_figures, service_level_seconds
-        )
+        name: line_figures(calls.filter(f"line = {lit(line)}"), service_level_seconds)
         for name, line in LINES.items()
     }
 
 
-def survey_figures(surveys: pd.DataFrame, channel: str) -> dict[str, Any]:
+def survey_figures(surveys: Source, channel: str) -> dict[str, Any]:
     """surveys -> for one channel (语音 / 在线 / 视频): responses, very_satisfied_rate,
     satisfied_rate ((非常满意 + 满意) / responses, the 综合满意度)."""
-    rated = surveys.loc[_flag(surveys["channel"].eq(channel))]
-    responses = len(rated)
+    counts = one(
+        rel(surveys).filter(f"channel = {lit(channel)}"),
+        responses="count(*)",
+        very=f"count(*) FILTER (WHERE rating = {lit(SATISFIED[0])})",
+        satisfied=f"count(*) FILTER (WHERE rating IN ({', '.join(map(lit, SATISFIED))}))",
+    )
     return {
-        "responses": responses,
-        "very_satisfied_rate": ratio(_n(rated["rating"].eq(SATISFIED[0])), responses),
-        "satisfied_rate": ratio(_n(rated["rating"].isin(SATISFIED)), responses),
+        "responses": counts["responses"],
+        "very_satisfied_rate": ratio(counts["very"], counts["responses"]),
+        "satisfied_rate": ratio(counts["satisfied"], counts["responses"]),
     }
 
 
 def online_figures(
-    online_chats: pd.DataFrame, surveys: pd.DataFrame, service_level_seconds: float = 20
+    online_chats: Source, surveys: Source, service_level_seconds: float = 20
 ) -> dict[str, Any]:
     """online_chats + surveys -> requests, answered, answer_rate, service_level, satisfaction
     (surveys with channel 在线)."""
@@ -151,7 +208,7 @@ def online_figures(
     }
 
 
-def satisfaction_figures(surveys: pd.DataFrame) -> dict[str, Any]:
+def satisfaction_figures(surveys: Source) -> dict[str, Any]:
     """surveys -> hotline (channel 语音) responses, very_satisfied_rate, satisfied_rate."""
     return survey_figures(surveys, "语音")
 
@@ -159,233 +216,239 @@ def satisfaction_figures(surveys: pd.DataFrame) -> dict[str, Any]:
 # --- outbound, smart service ----------------------------------------------
 
 
-def outbound_figures(outbound_calls: pd.DataFrame) -> dict[str, Any]:
+def outbound_figures(outbound_calls: Source) -> dict[str, Any]:
     """outbound_calls -> services (distinct), calls (rows), connect_rate (connected / calls)."""
-    calls = len(outbound_calls)
+    counts = one(
+        outbound_calls,
+        services="count(DISTINCT service)",
+        calls="count(*)",
+        connected="count(*) FILTER (WHERE connected)",
+    )
     return {
-        "services": int(outbound_calls["service"].nunique()),
-        "calls": calls,
-        "connect_rate": ratio(_n(outbound_calls["connected"]), calls),
+        "services": counts["services"],
+        "calls": counts["calls"],
+        "connect_rate": ratio(counts["connected"], counts["calls"]),
     }
 
 
-def smart_figures(
-    smart_sessions: pd.DataFrame, inbound_calls: pd.DataFrame, online_chats: pd.DataFrame
-) -> dict[str, Any]:
+def diversion_rate(resolved: int, inbound_requests: int, online_requests: int) -> float | None:
+    """resolved / (resolved + inbound requests + online requests): of everything customers
+    asked, the share settled by the machine (the 智能服务分流率)."""
+    return ratio(resolved, resolved + inbound_requests + online_requests)
+
+
+def smart_figures(smart_sessions: Source, inbound_calls: Source, online_chats: Source) -> dict[str, Any]:
     """smart_sessions (+ the human-agent request tables) -> sessions, resolved, diversion_rate.
 
-    resolved = sessions not transferred; diversion_rate = resolved / (resolved +
-    inbound_calls rows + online_chats rows): of everything customers asked, the
-    share settled by the machine.
+    resolved = sessions not transferred; diversion_rate as `diversion_rate`.
     """
-    resolved = len(smart_sessions) - _n(smart_sessions["transferred"])
+    counts = one(smart_sessions, sessions="count(*)", resolved=RESOLVED_SQL)
+    inbound = one(inbound_calls, n="count(*)")["n"]
+    online = one(online_chats, n="count(*)")["n"]
     return {
-        "sessions": len(smart_sessions),
-        "resolved": resolved,
-        "diversion_rate": ratio(resolved, resolved + len(inbound_calls) + len(online_chats)),
+        "sessions": counts["sessions"],
+        "resolved": counts["resolved"],
+        "diversion_rate": diversion_rate(counts["resolved"], inbound, online),
     }
 
 
-def robot_figures(smart_sessions: pd.DataFrame) -> dict[str, Any]:
+def robot_figures(smart_sessions: Source) -> dict[str, Any]:
     """smart_sessions -> text-chatbot (文本机器人) sessions, standard_answer_rate
     (Σ standard_answers / Σ questions), text_diversion_rate (share not transferred)."""
-    robot = smart_sessions.loc[_flag(smart_sessions["channel"].eq(ROBOT))]
-    sessions = len(robot)
+    counts = one(
+        rel(smart_sessions).filter(f"channel = {lit(ROBOT)}"),
+        sessions="count(*)",
+        resolved=RESOLVED_SQL,
+        standard="coalesce(sum(standard_answers), 0)",
+        questions="coalesce(sum(questions), 0)",
+    )
     return {
-        "sessions": sessions,
-        "standard_answer_rate": ratio(
-            int(robot["standard_answers"].sum()), int(robot["questions"].sum())
-        ),
-        "text_diversion_rate": ratio(sessions - _n(robot["transferred"]), sessions),
+        "sessions": counts["sessions"],
+        "standard_answer_rate": ratio(counts["standard"], counts["questions"]),
+        "text_diversion_rate": ratio(counts["resolved"], counts["sessions"]),
     }
 
 
-def voice_nav_figures(smart_sessions: pd.DataFrame) -> dict[str, Any]:
+def voice_nav_figures(smart_sessions: Source) -> dict[str, Any]:
     """smart_sessions -> voice-navigation (语音导航) sessions and recognition_rate
     (share of those sessions recognized)."""
-    voice = smart_sessions.loc[_flag(smart_sessions["channel"].eq(VOICE_NAV))]
+    counts = one(
+        rel(smart_sessions).filter(f"channel = {lit(VOICE_NAV)}"),
+        sessions="count(*)",
+        recognized="count(*) FILTER (WHERE recognized)",
+    )
     return {
-        "sessions": len(voice),
-        "recognition_rate": ratio(_n(voice["recognized"]), len(voice)),
+        "sessions": counts["sessions"],
+        "recognition_rate": ratio(counts["recognized"], counts["sessions"]),
     }
 
 
 # --- video ----------------------------------------------------------------
 
 
-def business_mix(video_sessions: pd.DataFrame) -> pd.DataFrame:
-    """video_sessions -> one row per business type: type, count, share.
+def business_mix(video_sessions: Source) -> list[dict[str, Any]]:
+    """video_sessions -> [{"type", "count", "share"}] per business type.
 
     Only rows with a business_type count (share = count / those rows). Sorted by
-    count descending, ties by type in Unicode code-point order.
+    count descending, ties by type in Unicode code-point order (Python's str order).
     """
-    typed = video_sessions["business_type"].dropna().astype(str)
-    typed = typed.loc[typed.ne("")]
-    return (
-        typed.value_counts()
-        .rename_axis("type")
-        .reset_index(name="count")
-        # object dtype sorts with Python's str comparison: code-point order.
-        .assign(type=lambda d: d["type"].astype(object))
-        .sort_values(["count", "type"], ascending=[False, True], kind="mergesort")
-        .assign(share=lambda d: d["count"] / d["count"].sum())
-        .reset_index(drop=True)
+    counted = (
+        rel(video_sessions)
+        .filter("business_type IS NOT NULL AND business_type <> ''")
+        .aggregate("business_type, count(*) AS n", "business_type")
+        .fetchall()
     )
+    total = sum(n for _, n in counted)
+    return [
+        {"type": str(kind), "count": int(n), "share": n / total}
+        for kind, n in sorted(counted, key=lambda row: (-row[1], row[0]))
+    ]
 
 
-def video_figures(video_sessions: pd.DataFrame, surveys: pd.DataFrame) -> dict[str, Any]:
+def video_figures(video_sessions: Source, surveys: Source) -> dict[str, Any]:
     """video_sessions + surveys -> sessions, satisfaction (channel 视频), business
     (list of {"type", "count", "share"} from business_mix)."""
     return {
-        "sessions": len(video_sessions),
+        "sessions": one(video_sessions, n="count(*)")["n"],
         "satisfaction": survey_figures(surveys, "视频")["satisfied_rate"],
-        "business": [
-            {"type": str(row.type), "count": int(row.count), "share": float(row.share)}
-            for row in business_mix(video_sessions).itertuples(index=False)
-        ],
+        "business": business_mix(video_sessions),
     }
 
 
 # --- sms, feedback, tickets, knowledge base, training ------------------------
 
 
-def sms_figures(sms_batches: pd.DataFrame) -> dict[str, Any]:
+def sms_figures(sms_batches: Source) -> dict[str, Any]:
     """sms_batches -> services (distinct service), recipients (Σ recipients)."""
-    return {
-        "services": int(sms_batches["service"].nunique()),
-        "recipients": int(sms_batches["recipients"].sum()),
-    }
+    return one(sms_batches, services="count(DISTINCT service)", recipients="coalesce(sum(recipients), 0)")
 
 
-def feedback_figures(feedback: pd.DataFrame) -> dict[str, Any]:
+def feedback_figures(feedback: Source) -> dict[str, Any]:
     """feedback -> items (rows), optimized (已优化), planned (列入计划), pending (待反馈)."""
-    status = feedback["status"]
-    return {
-        "items": len(feedback),
-        "optimized": _n(status.eq("已优化")),
-        "planned": _n(status.eq("列入计划")),
-        "pending": _n(status.eq("待反馈")),
-    }
-
-
-def flag_tickets(tickets: pd.DataFrame) -> pd.DataFrame:
-    """tickets -> the same rows plus bool columns complaint_received (request_type 投诉),
-    complaint_ticket (ticket_type 投诉), converted (received, ticket other than 投诉),
-    branch (complaint ticket routed to 分支行), hq (complaint ticket routed to 总行部室)."""
-    return tickets.assign(
-        complaint_received=_flag(tickets["request_type"].eq("投诉")),
-        complaint_ticket=_flag(tickets["ticket_type"].eq("投诉")),
-    ).assign(
-        converted=lambda d: d["complaint_received"] & ~d["complaint_ticket"],
-        branch=lambda d: d["complaint_ticket"] & _flag(d["routed_to"].eq("分支行")),
-        hq=lambda d: d["complaint_ticket"] & _flag(d["routed_to"].eq("总行部室")),
+    return one(
+        feedback,
+        items="count(*)",
+        optimized=f"count(*) FILTER (WHERE status = {lit('已优化')})",
+        planned=f"count(*) FILTER (WHERE status = {lit('列入计划')})",
+        pending=f"count(*) FILTER (WHERE status = {lit('待反馈')})",
     )
 
 
-def ticket_figures(tickets: pd.DataFrame) -> dict[str, Any]:
-    """tickets -> total, complaints_received, complaints_converted, complaint_tickets,
-    branch_complaint_tickets, hq_complaint_tickets (counts)."""
-    flagged = tickets.pipe(flag_tickets)
-    return {
-        "total": len(flagged),
-        "complaints_received": _n(flagged["complaint_received"]),
-        "complaints_converted": _n(flagged["converted"]),
-        "complaint_tickets": _n(flagged["complaint_ticket"]),
-        "branch_complaint_tickets": _n(flagged["branch"]),
-        "hq_complaint_tickets": _n(flagged["hq"]),
-    }
+COMPLAINT = "投诉"
+BRANCH, HQ = "分支行", "总行部室"
+# The ticket conditions, shared with the complaint tables of helpers.figures.tables.
+COMPLAINT_RECEIVED_SQL = f"request_type = {lit(COMPLAINT)}"
+COMPLAINT_TICKET_SQL = f"ticket_type = {lit(COMPLAINT)}"
 
 
-def knowledge_base_figures(kb_changes: pd.DataFrame) -> dict[str, Any]:
+def ticket_figures(tickets: Source) -> dict[str, Any]:
+    """tickets -> total, complaints_received (request_type 投诉), complaints_converted
+    (request_type 投诉, ticket_type not 投诉), complaint_tickets (ticket_type 投诉),
+    branch_complaint_tickets / hq_complaint_tickets (complaint tickets routed to 分支行 /
+    总行部室)."""
+    return one(
+        tickets,
+        total="count(*)",
+        complaints_received=count_where(COMPLAINT_RECEIVED_SQL),
+        complaints_converted=count_where(f"{COMPLAINT_RECEIVED_SQL} AND NOT {COMPLAINT_TICKET_SQL}"),
+        complaint_tickets=count_where(COMPLAINT_TICKET_SQL),
+        branch_complaint_tickets=count_where(f"{COMPLAINT_TICKET_SQL} AND routed_to = {lit(BRANCH)}"),
+        hq_complaint_tickets=count_where(f"{COMPLAINT_TICKET_SQL} AND routed_to = {lit(HQ)}"),
+    )
+
+
+REVIEWED, POINT_ACTIONS = "梳理优化", ("新增", "优化")
+POINT_ACTIONS_SQL = f"action IN ({', '.join(map(lit, POINT_ACTIONS))})"
+
+
+def knowledge_base_figures(kb_changes: Source) -> dict[str, Any]:
     """kb_changes -> items (rows), sections_reviewed (distinct section with action 梳理优化),
     knowledge_points (Σ knowledge_points with action 新增 or 优化)."""
-    action = kb_changes["action"]
-    return {
-        "items": len(kb_changes),
-        "sections_reviewed": int(kb_changes.loc[_flag(action.eq("梳理优化")), "section"].nunique()),
-        "knowledge_points": int(
-            kb_changes.loc[_flag(action.isin(["新增", "优化"])), "knowledge_points"].sum()
-        ),
-    }
+    return one(
+        kb_changes,
+        items="count(*)",
+        sections_reviewed=f"count(DISTINCT section) FILTER (WHERE action = {lit(REVIEWED)})",
+        knowledge_points=f"coalesce(sum(knowledge_points) FILTER (WHERE {POINT_ACTIONS_SQL}), 0)",
+    )
 
 
-def training_figures(training: pd.DataFrame) -> dict[str, Any]:
+def exact_hours(source: Source) -> float:
+    """Σ hours, correctly rounded whatever the row order (math.fsum over the column)."""
+    return math.fsum(float(h) for (h,) in rel(source).project("hours").fetchall())
+
+
+def training_figures(training: Source) -> dict[str, Any]:
     """training -> sessions (distinct session_id), attendances (rows), hours (Σ hours),
     hours_per_capita (hours / distinct staff_id; None without staff)."""
-    # fsum: the correctly rounded sum, whatever the row order.
-    total_hours = math.fsum(training["hours"].astype(float))
+    counts = one(
+        training,
+        sessions="count(DISTINCT session_id)",
+        attendances="count(*)",
+        staff="count(DISTINCT staff_id)",
+    )
+    total_hours = exact_hours(training)
     return {
-        "sessions": int(training["session_id"].nunique()),
-        "attendances": len(training),
+        "sessions": counts["sessions"],
+        "attendances": counts["attendances"],
         "hours": total_hours,
-        "hours_per_capita": ratio(total_hours, int(training["staff_id"].nunique())),
+        "hours_per_capita": ratio(total_hours, counts["staff"]),
     }
 
 
 # --- awards ---------------------------------------------------------------
 
 
-def award_runs(awards: pd.DataFrame) -> pd.DataFrame:
-    """awards -> one row per run: category, months (list of calendar month numbers),
-    winner, leader.
+def award_runs(awards: Source) -> list[dict[str, Any]]:
+    """awards -> one dict per run: category, months (calendar month numbers), winner,
+    leader (None when empty).
 
     A run is consecutive months with the same winner of a category; [1, 3] stays two
     runs. Ordered by the category's first appearance in the table, then first month
-    (then row order). A run's leader is the leader of its first month (<NA> if empty).
+    (then row order). A run's leader is the leader of its first month.
     """
-    return (
-        awards.assign(
-            row=range(len(awards)),
-            month_no=awards["month"].dt.month.astype(int),
-            category_rank=awards.groupby("category", sort=False).ngroup(),
-        )
-        .sort_values(["category_rank", "winner", "month_no"], kind="mergesort")
-        .assign(
-            run=lambda d: d.groupby(["category_rank", "winner"])["month_no"]
-            .diff()
-            .ne(1)
-            .cumsum()
-        )
-        .groupby("run", sort=False)
-        .agg(
-            category=("category", "first"),
-            winner=("winner", "first"),
-            months=("month_no", list),
-            # not "first": it skips <NA>, and the run's first month decides.
-            leader=("leader", lambda s: s.iloc[0]),
-            category_rank=("category_rank", "first"),
-            first_month=("month_no", "first"),
-            first_row=("row", "min"),
-        )
-        .sort_values(["category_rank", "first_month", "first_row"], kind="mergesort")
-        .loc[:, ["category", "months", "winner", "leader"]]
-        .reset_index(drop=True)
+    rows = rel(awards).project("month(month) AS m, category, winner, leader").fetchall()
+    rank: dict[str, int] = {}
+    for _, category, _, _ in rows:
+        rank.setdefault(category, len(rank))
+    ordered = sorted(
+        ((rank[c], w, int(m), i, c, leader) for i, (m, c, w, leader) in enumerate(rows)),
+        key=lambda r: r[:3],
     )
+    runs: list[dict[str, Any]] = []
+    previous = None
+    for cat_rank, winner, month, row, category, leader in ordered:
+        if previous is None or previous[:2] != (cat_rank, winner) or month - previous[2] != 1:
+            runs.append(
+                {
+                    "category": category,
+                    "months": [],
+                    "winner": winner,
+                    "leader": leader or None,
+                    "_key": (cat_rank, month, row),
+                }
+            )
+        runs[-1]["months"].append(month)
+        previous = (cat_rank, winner, month)
+    runs.sort(key=lambda r: r["_key"])
+    return [{k: v for k, v in r.items() if k != "_key"} for r in runs]
 
 
-def _text_or_none(value: Any) -> str | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = str(value)
-    return text if text else None
-
-
-def awards_figures(awards: pd.DataFrame) -> list[dict[str, Any]]:
+def awards_figures(awards: Source) -> list[dict[str, Any]]:
     """awards -> list of {"category", "months", "winner", "leader" (None when empty)}."""
     return [
         {
-            "category": str(row.category),
-            "months": [int(m) for m in row.months],
-            "winner": str(row.winner),
-            "leader": _text_or_none(row.leader),
+            "category": str(r["category"]),
+            "months": [int(m) for m in r["months"]],
+            "winner": str(r["winner"]),
+            "leader": None if r["leader"] in (None, "") else str(r["leader"]),
         }
-        for row in award_runs(awards).itertuples(index=False)
+        for r in award_runs(awards)
     ]
 
 
 # --- assembling a quarter -------------------------------------------------
 
-Tables = Mapping[str, pd.DataFrame]
+Tables = Mapping[str, Source]
 
 # section -> (extracts it needs, how to compute it from them and T)
 SECTIONS: dict[str, tuple[tuple[str, ...], Callable[[Tables, float], Any]]] = {
@@ -445,9 +508,7 @@ def section_figures(tables: Tables, service_level_seconds: float = 20) -> dict[s
 SUFFIXES = {"yoy": "_yoy", "change": "_change", "pp": "_change_pp"}
 
 
-def comparisons(
-    base: str, this: Any, prior_figures: Mapping[str, Any] | None
-) -> dict[str, Any]:
+def comparisons(base: str, this: Any, prior_figures: Mapping[str, Any] | None) -> dict[str, Any]:
     """One figure compared with the prior year -> {`<base>_yoy` / `_change` / `_change_pp`: value}.
 
     `prior_figures` is the prior quarter's flat figures, or None when it has no extracts
@@ -455,10 +516,7 @@ def comparisons(
     """
     before = None if prior_figures is None else prior_figures.get(base)
     compute = {"yoy": relative_change, "change": absolute_change, "pp": rate_change}
-    return {
-        f"{base}{SUFFIXES[kind]}": compute[kind](this, before)
-        for kind in COMPARISONS.get(base, ())
-    }
+    return {f"{base}{SUFFIXES[kind]}": compute[kind](this, before) for kind in COMPARISONS.get(base, ())}
 
 
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -478,6 +536,7 @@ def compute_metrics(
     prior: Tables | None,
     *,
     service_level_seconds: float = 20,
+    prior_metrics: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A quarter's typed tables (and the year-earlier quarter's, or None) -> the nested
     metrics dict of docs/contract/METRICS.md.
@@ -489,14 +548,17 @@ def compute_metrics(
     A section whose extracts are not all in `tables` is left out (the validator
     guarantees every extract of a published quarter, so this only serves callers that
     want one section); likewise a prior quarter missing an extract gives None comparisons.
+    `prior_metrics` (the prior quarter's own nested figures, as the store keeps them) may
+    stand in for `prior`, so the prior year is computed once.
     """
     q = Quarter.parse(quarter)
-    prior_figures = (
-        None if prior is None else flatten(section_figures(prior, service_level_seconds))
-    )
+    if prior_metrics is not None:
+        prior_figures: dict[str, Any] | None = flatten(prior_metrics)
+    else:
+        prior_figures = None if prior is None else flatten(section_figures(prior, service_level_seconds))
     flat: dict[str, Any] = {
         "quarter": str(q),
-        "prior_quarter": None if prior is None else str(q.prior_year()),
+        "prior_quarter": None if prior_figures is None else str(q.prior_year()),
     }
     for key, value in flatten(section_figures(tables, service_level_seconds)).items():
         flat[key] = value

@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     except QuarterError as exc:
         _err(str(exc))
     except extracts.ExtractError as exc:
+        if exc.role:
+            _err(f"✗ {exc.role}")
         _err(exc.report.format())
         _err("✗ the extracts were refused; nothing was published, the last published issue is unchanged.")
     except ParamsError as exc:

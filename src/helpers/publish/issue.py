@@ -4,13 +4,17 @@
 that holds only what readers see (markdown and outputs, never code, prompts or
 stderr), renders every markdown cell itself (raw HTML escaped, ASCII heading
 ids `sec-01`, `sec-01-02`), converts once with nbconvert's HTMLExporter and
-the `kefu` template, and writes the page atomically. `write_index` writes
+the `kefu` template, and writes the page atomically. Under every chart it puts a
+link that downloads the chart's data as CSV (a `data:` URL: offline, no
+JavaScript). `write_index` writes
 `<OUT>/index.html`. docs/issue-html.md explains the choices.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 import logging
 import os
 import re
@@ -27,6 +31,7 @@ from nbformat.v4 import new_markdown_cell, new_notebook, new_output
 
 from helpers import paths
 from helpers.quarter import Quarter
+from helpers.report.charts import spec_table, table_csv
 from helpers.report.render import (
     CHART_RE,
     chart_html,
@@ -76,6 +81,10 @@ QUEUE_JS = (
     "for(var i=0;i<q.length;i++){q[i]();}})();"
 )
 
+# Under each chart: its data as a CSV file inside the page (no JavaScript, no network).
+CSV_LINK_TEXT = "下载数据（CSV）"
+_EMBED_CALL = "window.vegaEmbed("
+
 _HEADING_TAGS = ("h2", "h3")
 _STRIP_ELEMENTS = ("script", "iframe", "object", "embed", "link", "meta", "base", "form", "frame")
 _URL_ATTRS = ("href", "src", "action", "formaction", "xlink:href", "srcset", "poster", "data")
@@ -84,6 +93,33 @@ _STYLE_URL_RE = re.compile(r"@import|url\(\s*['\"]?\s*(?:[a-zA-Z][a-zA-Z0-9+.-]*
 
 class IssueError(ValueError):
     """A notebook that cannot be published as it is (e.g. it holds an error)."""
+
+
+def fragment_spec(fragment: str) -> dict:
+    """A chart fragment (`render.chart_html`) -> the Vega-Lite spec its script draws."""
+    start = fragment.index(_EMBED_CALL) + len(_EMBED_CALL)
+    decoder = json.JSONDecoder()
+    _selector, end = decoder.raw_decode(fragment, start)
+    if fragment[end : end + 1] != ",":
+        raise ValueError("not a chart fragment")
+    spec, _ = decoder.raw_decode(fragment, end + 1)
+    return spec
+
+
+def csv_link(spec: Mapping[str, Any], element_id: str) -> str:
+    """A chart's spec + id -> `<a class="kf-csv" download="<id>.csv" href="data:text/csv…">`:
+    the chart's one table as CSV (UTF-8 with BOM), downloadable from the offline page.
+    "" (and a warning) when the chart has no single inline table."""
+    try:
+        columns, rows = spec_table(spec)
+    except ValueError as err:
+        log.warning("chart %s has no CSV download: %s", element_id, err)
+        return ""
+    payload = base64.b64encode(table_csv(columns, rows)).decode("ascii")
+    return (
+        f'<a class="kf-csv" download="{esc(element_id)}.csv" '
+        f'href="data:text/csv;charset=utf-8;base64,{payload}">{esc(CSV_LINK_TEXT)}</a>'
+    )
 
 
 @dataclass(frozen=True)
@@ -170,7 +206,8 @@ class _Merger:
     charts: int = 0
 
     def chart(self, fragment: str) -> str:
-        """A chart fragment -> the same, its id made unique across the whole issue."""
+        """A chart fragment -> the same, its id made unique across the whole issue, followed by
+        the link that downloads its data as CSV."""
         element_id = CHART_RE.match(fragment).group("id")
         unique, n = element_id, 1
         while unique in self.chart_ids:
@@ -181,7 +218,8 @@ class _Merger:
         if unique != element_id:
             fragment = fragment.replace(f'"{element_id}"', f'"{unique}"')
             fragment = fragment.replace(f'"#{element_id}"', f'"#{unique}"')
-        return fragment
+        link = csv_link(fragment_spec(fragment), unique)
+        return f"{fragment}\n{link}" if link else fragment
 
     def output(self, output: NotebookNode, where: str, tags: set[str]) -> NotebookNode | None:
         """One output -> what the issue shows of it (a single-mimetype display_data) or None."""
@@ -331,7 +369,7 @@ def _about(meta: Mapping[str, Any]) -> str:
     """Provenance panel: inputs with SHA-256, parameters, code and package versions, KPI link, date."""
     parts = ['<footer class="kf-about">', '<h2 id="about">关于本期 / About this issue</h2>']
     parts.append("<dl>")
-    parts.append(f"<dt>生成日期 / Generated on</dt><dd>{_dash(meta.get('generated_on'))}</dd>")
+    parts.append(f"<dt>数据截至 / Data as of</dt><dd>{_dash(meta.get('data_as_of'))}</dd>")
     parts.append(f"<dt>季度 / Quarter</dt><dd>{_dash(meta.get('quarter'))}</dd>")
     parts.append(f"<dt>代码版本 / Code version</dt><dd><code>{_dash(meta.get('code_version'))}</code></dd>")
     href = meta.get("kpi_doc_href")
@@ -422,7 +460,7 @@ def assemble_issue(notebooks: list[Path], out_html: Path, *, meta: dict) -> Path
     """Executed notebooks (issue order) + meta -> `out_html`, one offline HTML page.
 
     meta keys: `quarter` (required, `2022Q1`), `label` (default `2022年第1期`),
-    `centre` (default 客服中心), `generated_on` (a date string; never the clock),
+    `centre` (default 客服中心), `data_as_of` (a date string; never the clock),
     `inputs` (list of {name, sha256, rows}), `parameters` (dict), `code_version`,
     `packages` (dict), `kpi_doc_href` (relative link). Everything is built in
     memory first; an existing `out_html` is replaced only when all succeeded.

@@ -28,7 +28,7 @@ from helpers import paths
 from helpers.figures import store as figures
 from helpers.params import IssueParams, load_params
 from helpers.publish.sections import SECTIONS, Section
-from helpers.quarter import Quarter
+from helpers.quarter import Quarter, QuarterError
 
 KERNEL = "kefu-weikan"
 # Sub-packages no section notebook imports (the layout says so: publish/ drives the
@@ -87,19 +87,23 @@ def _helpers_hash() -> str:
 
 
 def section_key(
-    sec: Section, params: IssueParams, data_root: Path, hashes: dict[str, dict[str, str]],
-    helpers_hash: str,
+    sec: Section, params: IssueParams, data_root: Path, store_doc: dict, helpers_hash: str,
 ) -> str:
-    """What a section's executed notebook depends on, hashed: its notebook, the helper
-    code, the issue params, the content of its extracts (this quarter and the prior
-    year) and its editorial file. Same key -> the executed copy is reused."""
+    """What a section's executed notebook depends on, hashed: its notebook, the code
+    kernels import, the issue params, what it presents from the figure store (the figures
+    and its own tables; editorial sections present none) and its editorial file.
+    Same key -> the executed copy is reused."""
     editorial = paths.editorial_dir(params.quarter, data_root) / f"{sec.editorial}.md"
+    presented = None if sec.editorial else {
+        "metrics": store_doc["metrics"], "prior": store_doc["prior_metrics"],
+        "tables": store_doc["tables"].get(sec.id),
+    }
     parts = {
         "notebook": _sha256_file(sec.notebook_path),
         "parameters": sec.parameters,
         "helpers": helpers_hash,
         "params": params.as_dict(),
-        "data": {q: {n: h.get(n) for n in sec.extracts} for q, h in hashes.items()},
+        "store": hashlib.sha256(json.dumps(presented, sort_keys=True).encode()).hexdigest(),
         "editorial": _sha256_file(editorial) if sec.editorial and editorial.exists() else None,
         "data_root": str(data_root),
     }
@@ -111,6 +115,8 @@ def _run_notebook(sec: Section, out_nb: Path, parameters: dict) -> None:
     try:
         pm.execute_notebook(
             str(sec.notebook_path), str(out_nb), parameters=parameters, kernel_name=KERNEL,
+            # The kernel is forked from a warm zygote (helpers.publish.kernels).
+            engine_name="kefu",
             progress_bar=False, log_output=False, cwd=str(paths.NOTEBOOKS),
             # One write at the end (and on failure), not one per cell: each write is a
             # schema-validated JSON dump of the whole notebook, charts included.
@@ -126,16 +132,27 @@ def _run_notebook(sec: Section, out_nb: Path, parameters: dict) -> None:
         ) from None
 
 
-def code_version() -> str:
-    """`git describe` of the project, or 'unknown' outside a git checkout."""
+def code_version(root: Path | None = None) -> str:
+    """The project's commit (12 hex digits, `-dirty` when tracked files changed), or
+    'unknown' outside a git checkout.
+
+    Read-only: `git describe --dirty` would refresh `.git/index` (even under
+    GIT_OPTIONAL_LOCKS=0 in git 2.39); `rev-parse` and `status --porcelain` under
+    GIT_OPTIONAL_LOCKS=0 never write into the repository (tested)."""
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=root or paths.ROOT, env=env, capture_output=True, text=True,
+            timeout=10, check=True,
+        ).stdout.strip()
+
     try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=paths.ROOT,
-            capture_output=True, text=True, timeout=10, check=True,
-        )
-        return out.stdout.strip() or "unknown"
+        head = git("rev-parse", "--short=12", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+    return f"{head}-dirty" if dirty else head or "unknown"
 
 
 def _package_versions() -> dict[str, str]:
@@ -177,11 +194,9 @@ def publish(
         with progress.stage("validate"):
             reports = figures.validated_reports(q, data_root)
         with progress.stage("figures"):
-            metrics_dict = figures.quarter_figures(q, data_root, params, reports=reports)
-            if metrics_dict["prior_quarter"]:
-                # The year-on-year charts read the prior year's own figures: compute them
-                # once here rather than in several section kernels at once.
-                figures.quarter_figures(metrics_dict["prior_quarter"], data_root)
+            # Every figure and every table the sections present, computed once (docs/store.md).
+            store_doc, store_path = figures.quarter_store(q, data_root, params, reports=reports)
+            metrics_dict = store_doc["metrics"]
 
         issue_dir = out_root / q
         build = issue_dir / ".build"
@@ -191,7 +206,6 @@ def publish(
             d.mkdir(parents=True, exist_ok=True)
         keys_file = build / "section-keys.json"
         keys = json.loads(keys_file.read_text()) if keys_file.exists() else {}
-        hashes = {rq: {n: f.sha256 for n, f in r.files.items()} for rq, r in reports.items()}
         helpers_hash = _helpers_hash()
 
         executed: list[Path] = []
@@ -206,7 +220,7 @@ def publish(
             group = sec.group
             out_nb = nb_dir / f"{i:02d}_{sec.id}.ipynb"
             executed.append(out_nb)
-            key = section_key(sec, params, data_root, hashes, helpers_hash)
+            key = section_key(sec, params, data_root, store_doc, helpers_hash)
             if keys.get(sec.id) == key and out_nb.exists():
                 continue
             todo.append((sec, out_nb, key))
@@ -217,7 +231,7 @@ def publish(
             sec, out_nb, key = item
             parameters = {
                 "quarter": q, "data_root": str(data_root),
-                "figures_dir": str(fig_build / sec.id), **sec.parameters,
+                "figures_dir": str(fig_build / sec.id), "store": str(store_path), **sec.parameters,
             }
             shutil.rmtree(fig_build / sec.id, ignore_errors=True)
             with progress.stage(f"section {sec.id}", sec.title):
@@ -231,19 +245,31 @@ def publish(
         # vl-convert holds the GIL while it draws, which would stall the threads that
         # talk to the kernels.
         spawn = multiprocessing.get_context("spawn")
-        with ThreadPoolExecutor(workers) as pool, ProcessPoolExecutor(1, mp_context=spawn) as exporter:
-            futures = [pool.submit(run, item) for item in todo]
+        from helpers.publish import kernels
+
+        # Section kernels are forked from one zygote that imported ipykernel, Altair and the
+        # helpers once (helpers.publish.kernels). Not for as few sections as workers: then the
+        # zygote's imports cost more than starting those kernels the usual way.
+        # Two exporters: they draw alongside the kernels, then use both cores once the
+        # last section is done (the zygote and the kernel threads are gone by then).
+        with ProcessPoolExecutor(2, mp_context=spawn) as exporter:
             exports = []
-            for fut in as_completed(futures):
-                try:
-                    sec_id, key = fut.result()
-                except SectionFailed as exc:
-                    failures.append(str(exc))
-                    continue
-                keys[sec_id] = key
-                exports.append(exporter.submit(_export_charts, fig_build / sec_id))
-            for exp in exports:
-                exp.result()
+            with (
+                kernels.zygote_session(enabled=len(todo) > workers),
+                ThreadPoolExecutor(workers) as pool,
+            ):
+                futures = [pool.submit(run, item) for item in todo]
+                for fut in as_completed(futures):
+                    try:
+                        sec_id, key = fut.result()
+                    except SectionFailed as exc:
+                        failures.append(str(exc))
+                        continue
+                    keys[sec_id] = key
+                    exports.append(exporter.submit(_export_charts, fig_build / sec_id))
+            with progress.stage("export charts", f"{len(exports)} sections"):
+                for exp in exports:
+                    exp.result()
         keys_file.write_text(json.dumps(keys, indent=1, sort_keys=True))
         if failures:
             raise SectionFailed("\n".join(failures))
@@ -255,7 +281,7 @@ def publish(
                 "quarter": q,
                 "label": params.label,
                 "centre": params.centre,
-                "generated_on": params.data_as_of,
+                "data_as_of": params.data_as_of,
                 "inputs": [
                     {"name": f"{rq}/{f.path.name}", "sha256": f.sha256, "rows": f.rows}
                     for rq, r in reports.items() for f in r.files.values()
@@ -278,20 +304,19 @@ def publish(
             )
             shutil.copytree(fig_build, staging / "figures")
             _swap_into_place(staging, issue_dir)
-            published = sorted(
-                p.parent.name for p in out_root.glob("*/issue.html") if p.parent.name[:4].isdigit()
-            )
-            issue.write_index(out_root, [_index_entry(name) for name in published])
+            issue.write_index(out_root, [_index_entry(name) for name in published_quarters(out_root)])
         emit(f"==> published {issue_dir / 'issue.html'}")
         return issue_dir / "issue.html"
 
 
 def _export_charts(folder: Path) -> None:
-    """Every saved chart spec in a section's figure folder -> SVG and PNG beside it."""
+    """Every saved chart spec in a section's figure folder -> SVG, PNG and its data as CSV
+    (UTF-8 with BOM) beside it."""
     from helpers.report import charts
 
     for spec in sorted(folder.glob(f"*{charts.SPEC_SUFFIX}")):
         charts.export_spec_file(spec)
+        charts.export_table_file(spec)
 
 
 def _heading_notebook(path: Path, title: str) -> Path:
@@ -301,6 +326,19 @@ def _heading_notebook(path: Path, title: str) -> Path:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"## {title}", id="heading")])
     nbformat.write(nb, path)
     return path
+
+
+def published_quarters(out_root: Path) -> list[str]:
+    """The quarters published under OUT, oldest first. Anything else there (a backup
+    copy such as `2022Q1-old`, a note) is left alone: PUBLISHING.md promises it never
+    breaks a publish."""
+    found = []
+    for page in out_root.glob("*/issue.html"):
+        try:
+            found.append(Quarter.parse(page.parent.name))
+        except QuarterError:
+            continue
+    return [str(q) for q in sorted(found)]
 
 
 def _index_entry(quarter: str) -> dict:

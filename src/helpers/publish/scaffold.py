@@ -111,7 +111,7 @@ def default_params_text(quarter: Quarter) -> str:
     """A quarter with no earlier params file -> a params YAML spelling out the defaults."""
     p = default_params(str(quarter))
     return (
-        f"# Issue settings for {quarter} (all optional; see params/README.md if present).\n"
+        f"# Issue settings for {quarter} (all optional; see params/README.md).\n"
         f"label: {p.label}\n"
         f"centre: {p.centre}\n"
         f"service_level_seconds: {p.service_level_seconds:g}\n"
@@ -143,7 +143,7 @@ def extract_instructions(quarter: Quarter, data_root: Path) -> str:
         present = any((folder / f"{name}{ext}").exists() for ext in (".csv", ".csv.gz"))
         mark = "✓ present" if present else ""
         lines.append(f"    {name + '.csv':<{width}}  (or {name}.csv.gz)  {spec.section}  {mark}".rstrip())
-    state = "present" if prior_dir.is_dir() else "missing: year-on-year figures will print as 无可比数据"
+    state = "present" if prior_dir.is_dir() else "missing: year-on-year figures will print as 无同期数据"
     lines += [
         f"同比数据 / year-on-year: the same {len(FILES)} extracts for {prior} in",
         f"  {prior_dir}/  ({state})",

@@ -12,6 +12,7 @@ sections need none of them, and each section pays its kernel's imports.
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -29,27 +30,37 @@ if TYPE_CHECKING:
 
 @dataclass
 class SectionContext:
-    """Everything a section notebook reads, for one quarter."""
+    """Everything a section notebook reads, for one quarter: the quarter's figure store
+    (docs/store.md) and, for analysts exploring, the validated rows."""
 
     section: str
     quarter: Quarter
     data_root: Path
     params: IssueParams
     figures_dir: Path | None
+    store_path: Path | None = None
     _tables: dict[tuple[str, str, tuple[str, ...] | None], Any] = field(default_factory=dict)
-    _bundle_shown: bool = False
 
     @cached_property
-    def figures(self) -> dict[str, Any]:
-        """The quarter's figures (validated and computed once, then read from the cache)."""
-        from helpers.figures import store as figures
+    def store(self) -> dict[str, Any]:
+        """The quarter's figure store: read from the file the publisher hands over, or
+        (exploring in JupyterLab) validated and computed once, then read from the cache."""
+        if self.store_path is not None:
+            # Publishing: a plain JSON read; the kernel never imports the computing stage.
+            return json.loads(self.store_path.read_text(encoding="utf-8"))
+        from helpers.figures import store
 
-        return figures.quarter_figures(str(self.quarter), self.data_root, self.params)
+        return store.quarter_store(str(self.quarter), self.data_root, self.params)[0]
+
+    @property
+    def figures(self) -> dict[str, Any]:
+        """The quarter's METRICS.md figures, nested as in metrics.json."""
+        return self.store["metrics"]
 
     @property
     def prior_quarter(self) -> str | None:
         """The year-earlier quarter used for comparisons, or None."""
-        return self.figures.get("prior_quarter")
+        return self.store.get("prior_quarter")
 
     @property
     def has_prior(self) -> bool:
@@ -66,10 +77,38 @@ class SectionContext:
 
         return metrics.get(self.figures, dotted_key)
 
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        """One of this section's tables from the store (docs/store.md lists them): a list
+        of dicts, each displayed number beside its printed `<field>_label`."""
+        tables = self.store["tables"].get(self.section, {})
+        if name not in tables:
+            raise KeyError(f"the store has no table {name!r} for section {self.section!r}: {sorted(tables)}")
+        return tables[name]
+
     def table(self, name: str, columns: list[str] | None = None, *, prior: bool = False) -> pd.DataFrame:
-        """A validated, typed extract of this quarter (or of the prior year)."""
+        """Validated, typed rows of one extract of this quarter (or of the prior year), for
+        exploring: `ctx.table("inbound_calls", ["line", "requested_at", "answered_at"])`.
+
+        `name` is an extract of docs/contract/EXTRACTS.md; `columns` (default all) are
+        its columns: inbound_calls: call_id, line, requested_at, answered_at, ended_at,
+        agent_type; online_chats: chat_id, requested_at, answered_at, ended_at,
+        agent_type; outbound_calls: call_id, dialed_at, service, connected;
+        smart_sessions: session_id, channel, started_at, questions, standard_answers,
+        recognized, transferred; video_sessions: session_id, started_at, business_type;
+        surveys: survey_id, channel, responded_at, rating; sms_batches: batch_id,
+        sent_on, service, recipients; feedback: feedback_id, reported_on, department,
+        summary, status; tickets: ticket_id, created_at, request_type, ticket_type,
+        routed_to; kb_changes: change_id, changed_on, section, action,
+        knowledge_points; training: session_id, held_on, topic, staff_id, hours;
+        awards: month, category, winner, leader.
+
+        Never used when publishing: the issue presents the store, not rows.
+        """
         from helpers.data import extracts
 
+        if self.figures_dir is not None:
+            raise RuntimeError("ctx.table reads row-level extracts, for exploring only: a published "
+                               "section presents the figure store (ctx.fig, ctx.rows)")
         q = self.prior_quarter if prior else str(self.quarter)
         if q is None:
             raise LookupError(f"no prior-year extracts for {self.quarter}")
@@ -80,40 +119,38 @@ class SectionContext:
         return self._tables[key]
 
     def prior_figures(self) -> dict[str, Any] | None:
-        """The prior year's own figures (for year-on-year charts), or None."""
-        from helpers.figures import store as figures
-
-        if not self.has_prior:
-            return None
-        return figures.quarter_figures(self.prior_quarter, self.data_root)
+        """The prior year's own figures, or None."""
+        return self.store.get("prior_metrics")
 
     def show(self, chart: Any, name: str) -> None:
-        """Display a chart (offline renderer, id from the section and name) and, when
-        publishing, save its spec under `figures_dir` (the publisher exports SVG and PNG)."""
+        """Display a chart and, when publishing, save its spec under `figures_dir` (the
+        publisher exports SVG and PNG; the issue draws the `kefu` renderer's output).
+
+        Exploring (no `figures_dir`): the chart is compiled to a Vega 5 spec that
+        JupyterLab draws itself, offline and at the output's full width; no JavaScript
+        bundle enters the notebook (docs/decisions.md, "Charts in JupyterLab")."""
         from IPython.display import display
 
         from helpers.report import charts, render
 
+        if self.figures_dir is None:
+            render.enable_lab_renderer()  # charts displayed directly draw the same way
+            data, metadata = render.lab_chart_bundle(chart.to_dict(), name=f"{self.section}-{name}")
+            display(data, metadata=metadata, raw=True)
+            return
         render.enable_offline_renderer()
-        if self.figures_dir is None and not self._bundle_shown:
-            # Exploring in JupyterLab: its own Vega extension predates Vega-Lite 6, so the
-            # first chart brings the offline vega bundle along (once per kernel). When
-            # publishing, the issue inlines the bundle itself.
-            display({"text/html": f"<script>{render.vega_bundle()}</script>"}, raw=True)
-            self._bundle_shown = True
         spec = chart.to_dict()
         display(render.chart_bundle(spec, name=f"{self.section}-{name}"), raw=True)
-        if self.figures_dir is not None:
-            charts.save_spec(chart, self.figures_dir / f"{self.section}-{name}")
+        charts.save_spec(spec, self.figures_dir / f"{self.section}-{name}")
 
 
 def open_section(
-    quarter: str, data_root: str = "", figures_dir: str = "", *, section: str
+    quarter: str, data_root: str = "", figures_dir: str = "", store: str = "", *, section: str
 ) -> SectionContext:
     """Parameters of a section notebook -> its context (the quarter checked, the issue
     params loaded; figures and tables are read when first asked for)."""
     q = Quarter.parse(quarter)
-    root = Path(data_root).resolve() if data_root else paths.data_root()
+    root = paths.from_root(data_root) if data_root else paths.data_root()
     # Library deprecation notices would otherwise print into the issue's outputs.
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -123,6 +160,7 @@ def open_section(
         data_root=root,
         params=load_params(str(q)),
         figures_dir=Path(figures_dir) if figures_dir else None,
+        store_path=paths.from_root(store) if store else None,
     )
 
 
@@ -133,11 +171,19 @@ def say(text: str) -> None:
     display(Markdown(text))
 
 
-def show_table(frame: pd.DataFrame) -> None:
-    """Show a small aggregated table without its index (cells HTML-escaped)."""
+def show_table(rows: list[dict[str, Any]], columns: dict[str, str]) -> None:
+    """Show store rows as a table: `columns` maps each field shown to its heading, in
+    order (cells HTML-escaped; print the numbers with their `_label` fields)."""
+    from html import escape
+
     from IPython.display import HTML, display
 
-    display(HTML(frame.to_html(index=False, escape=True, border=0, classes="kf-table")))
+    head = "".join(f"<th>{escape(title)}</th>" for title in columns.values())
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(row.get(field, '')))}</td>" for field in columns) + "</tr>"
+        for row in rows
+    )
+    display(HTML(f'<table class="kf-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'))
 
 
 def kpi_cards(items: list[tuple[str, str]]) -> None:

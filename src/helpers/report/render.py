@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import altair as alt
-import vl_convert as vlc
 
 from helpers import paths
 from helpers.report.markup import (  # noqa: F401 - re-exported: the issue assembler's safe-text API
@@ -167,6 +166,8 @@ def enable_offline_renderer(*, mimetype: bool = True) -> None:
 
 def vega_bundle_path() -> Path:
     """Where the cached bundle lives: `<CACHE>/vega-bundle-<vl-convert version>.js`."""
+    import vl_convert as vlc  # lazily: section kernels render charts without it
+
     return paths.CACHE / f"vega-bundle-{vlc.__version__}.js"
 
 
@@ -183,6 +184,8 @@ def vega_bundle() -> str:
     takes seconds, so it is cached to `vega_bundle_path()` (written atomically)
     and reused; a cache file that does not look like a complete bundle is rebuilt.
     """
+    import vl_convert as vlc  # only here (and in the chart exports): a section kernel never needs it
+
     path = vega_bundle_path()
     if path.exists():
         text = path.read_text(encoding="utf-8")
@@ -196,6 +199,98 @@ def vega_bundle() -> str:
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return text
+
+
+
+# ---------------------------------------------------------------- JupyterLab
+
+# JupyterLab 4 draws Vega 5 specs itself (@jupyterlab/vega5-extension): no JavaScript in
+# the notebook, nothing fetched, and it renders for untrusted notebooks too. Altair writes
+# Vega-Lite 6, which that extension cannot read, so `lab_chart_bundle` compiles it to Vega
+# with vl-convert (the same compiler the exports use). See docs/decisions.md.
+VEGA_MIMETYPE = "application/vnd.vega.v5+json"
+# No action menu; no vega-embed default stylesheet (it makes the container inline-block,
+# so a chart sized to its container is 0 px wide); SVG as in the issue.
+LAB_EMBED_OPTIONS = {"actions": False, "defaultStyle": False, "renderer": "svg"}
+# The extension rasterises every chart into an extra `image/png` output once drawn
+# (~50-100 kB each, written into the notebook on save) unless the output already has
+# one. This 1x1 transparent PNG stands in, so a saved notebook keeps only the specs.
+_PNG_STUB = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+LAB_RENDERER_NAME = "kefu-lab"
+
+
+# A chart sized to its container measures it when it is first drawn and then only on
+# window resizes. JupyterLab often draws outputs before their cell is laid out (reopening
+# a saved notebook, cells outside the viewport): the container is 0 px wide then, and
+# the chart would stay 0 px wide. So the compiled width also follows the container on a
+# slow timer, and never drops to 0 (a hidden tab keeps its charts' last width).
+CONTAINER_POLL_MS = 500
+_CONTAINER_WIDTH = "isFinite(containerSize()[0]) && containerSize()[0] > 0 ? containerSize()[0] : {fallback}"
+
+
+def _follow_container(signal: dict) -> None:
+    """Rewrite a Vega-Lite `width="container"` width signal in place (see above)."""
+    fallback = re.search(r":\s*([0-9.]+)\s*$", signal.get("init", ""))
+    signal["init"] = _CONTAINER_WIDTH.format(fallback=fallback.group(1) if fallback else 340)
+    update = _CONTAINER_WIDTH.format(fallback=signal["name"])
+    signal["on"] = [{"events": "window:resize", "update": update},
+                    {"events": f"timer{{{CONTAINER_POLL_MS}}}", "update": update}]
+
+
+def vega_spec(spec: dict) -> dict:
+    """A Vega-Lite spec (Altair's `chart.to_dict()`) -> the Vega spec JupyterLab draws.
+
+    Compiled by vl-convert with the Vega-Lite version Altair writes for, so the house
+    theme (fonts, palette, number locale) carries over. Then: `$schema` is dropped (it
+    names Vega 6, and JupyterLab's Vega 5 would warn; the compiled specs use nothing
+    Vega 5 lacks, tests/test_lab.py draws every chart); a `width="container"` width
+    follows its container (`_follow_container`); inline datasets become one compact JSON
+    string each (`format: json`), which a saved notebook stores on one line instead of
+    one line per value (a third smaller).
+    """
+    import vl_convert as vlc  # lazily: publishing kernels never compile
+
+    vega = vlc.vegalite_to_vega(spec, vl_version=BUNDLE_VL_VERSION)
+    vega.pop("$schema", None)
+    for signal in vega.get("signals", []):
+        if signal.get("name") == "width" and "containerSize()" in str(signal.get("init", "")):
+            _follow_container(signal)
+    for data in vega.get("data", []):
+        if isinstance(data.get("values"), list):
+            data["values"] = json.dumps(data["values"], ensure_ascii=False, separators=(",", ":"))
+            data["format"] = {**data.get("format", {}), "type": "json"}
+    return vega
+
+
+def lab_chart_bundle(spec: dict, *, name: str | None = None) -> tuple[dict, dict]:
+    """A Vega-Lite spec -> (data, metadata) of the output that draws it in JupyterLab.
+
+    data: the compiled Vega spec under `application/vnd.vega.v5+json`, a transparent
+    `image/png` stand-in (see `_PNG_STUB`) and a `text/plain` line for front-ends without
+    Vega; metadata: the embed options. About 1.2x the size of the Vega-Lite spec; no
+    bundle, no script. Display with `display(data, metadata=metadata, raw=True)`.
+    """
+    title = name or spec.get("name") or "chart"
+    data = {
+        VEGA_MIMETYPE: vega_spec(spec),
+        "image/png": _PNG_STUB,
+        "text/plain": f"<图表 / chart: {title} — drawn by JupyterLab>",
+    }
+    return data, {VEGA_MIMETYPE: {"embed_options": dict(LAB_EMBED_OPTIONS)}}
+
+
+def _lab_renderer(spec: dict, **_options: Any) -> tuple[dict, dict]:
+    """Altair renderer hook: a chart displayed directly (`chart` as a cell's last line)."""
+    return lab_chart_bundle(spec)
+
+
+def enable_lab_renderer() -> None:
+    """Register the `kefu-lab` Altair renderer and make it the active one: every chart
+    displayed afterwards draws offline in JupyterLab, as `SectionContext.show` draws it."""
+    alt.renderers.register(LAB_RENDERER_NAME, _lab_renderer)
+    alt.renderers.enable(LAB_RENDERER_NAME)
 
 
 # ---------------------------------------------------------------- markdown
