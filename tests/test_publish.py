@@ -420,9 +420,12 @@ def test_republish_runs_only_stale_sections_and_make_sees_up_to_date(no_prior, s
 
 
 def _tree_digests(issue_dir: Path) -> dict[str, str]:
-    files = [issue_dir / name for name in ("issue.html", "metrics.json", "kpi.html")]
-    files += sorted((issue_dir / "figures").rglob("*"))
-    return {str(p.relative_to(issue_dir)): sha256(p) for p in files if p.is_file()}
+    """Every published file of the issue (executed notebooks included); only the
+    publisher's own work folder `.build/` is left out."""
+    files = [p for p in sorted(issue_dir.rglob("*")) if ".build" not in p.relative_to(issue_dir).parts]
+    digests = {str(p.relative_to(issue_dir)): sha256(p) for p in files if p.is_file()}
+    assert any(name.startswith("notebooks/") for name in digests)
+    return digests
 
 
 def test_failed_section_leaves_the_last_issue_unchanged(published_out, sample_root, session_cache,

@@ -16,6 +16,8 @@ NOTEBOOKS = ROOT / "notebooks"
 PARAMS = ROOT / "params"
 TEMPLATES = Path(__file__).resolve().parent / "publish" / "templates"
 REFERENCE = DOCS / "reference"
+# A chart's Vega-Lite spec as a section saves it (`<figures_dir>/<section>-<chart>.vl.json`).
+SPEC_SUFFIX = ".vl.json"
 
 
 def from_root(path: str | os.PathLike) -> Path:

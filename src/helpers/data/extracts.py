@@ -1102,6 +1102,12 @@ def _check_unique(spec: schema.FileSpec, keys: _KeyWriter, sink: _Collector) -> 
     try:
         with contextlib.suppress(duckdb.Error):  # refused inside Jupyter without ipywidgets
             con.execute("SET enable_progress_bar = false")
+        repeated = con.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM read_parquet({source}) WHERE {nonempty} "
+            f"GROUP BY {cols} HAVING count(*) > 1)"
+        ).fetchall()[0][0]
+        if not repeated:  # the usual case: one pass, no join
+            return
         con.execute(
             f"CREATE TEMP VIEW dup AS WITH k AS (SELECT * FROM read_parquet({source}) WHERE {nonempty}), "
             f"f AS (SELECT {cols}, min(rec) AS first_rec FROM k GROUP BY {cols} HAVING count(*) > 1) "

@@ -791,6 +791,12 @@ class KefuKernelManager(AsyncKernelManager):
     """nbclient's kernel manager, with ForkingProvisioner unless the kernelspec names one."""
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+        # Unix sockets, not TCP ports: two kernels starting at once can pick the same free
+        # TCP port (seen: "Address already in use" in a kernel's heartbeat thread).
+        # Set once: a restart must keep the addresses its clients are connected to.
+        if self.transport != "ipc":
+            self.transport = "ipc"
+            self.ip = str(_ipc_dir() / f"kernel-{uuid.uuid4().hex[:12]}")
         if self.provisioner is None and not self.kernel_spec.metadata.get("kernel_provisioner"):
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
             self.provisioner = ForkingProvisioner(
@@ -799,6 +805,19 @@ class KefuKernelManager(AsyncKernelManager):
         return await super()._async_pre_start_kernel(**kw)
 
     pre_start_kernel = _async_pre_start_kernel
+
+
+_ipc_root: Path | None = None
+
+
+def _ipc_dir() -> Path:
+    """A private folder for the kernels' sockets, removed at exit."""
+    global _ipc_root
+    with _lock:
+        if _ipc_root is None:
+            _ipc_root = Path(tempfile.mkdtemp(prefix="kfwk-ipc-"))
+            atexit.register(shutil.rmtree, _ipc_root, ignore_errors=True)
+        return _ipc_root
 
 
 def _make_engine() -> type:

@@ -11,18 +11,21 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib
 import json
 import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from helpers import paths
 from helpers.figures import store as figures
@@ -189,8 +192,22 @@ def publish(
     progress = Progress(emit)
     _quiet_libraries()
     emit(f"==> publishing {q} (extracts: {data_root / q}, output: {out_root / q})")
-    with quarter_lock(out_root, q, emit):
+    with quarter_lock(out_root, q, emit), contextlib.ExitStack() as later:
         params = load_params(q)
+        issue_dir = out_root / q
+        build = issue_dir / ".build"
+        # Executed notebooks are kept between runs under .build/ (a section whose inputs
+        # did not change is not run again) and reach notebooks/ only with the rest.
+        nb_dir = build / "notebooks"
+        fig_build = build / "figures"
+        keys_file = build / "section-keys.json"
+        # Charts are exported (SVG, PNG, CSV) by two worker processes as sections finish:
+        # one vl-convert start per worker instead of one per kernel, and out of this
+        # process because vl-convert holds the GIL while it draws.
+        spawn = multiprocessing.get_context("spawn")
+        exporter = later.enter_context(ProcessPoolExecutor(2, mp_context=spawn))
+        warm = _warm_up(cold=not keys_file.exists(), exporter=exporter)
+
         with progress.stage("validate"):
             reports = figures.validated_reports(q, data_root)
         with progress.stage("figures"):
@@ -198,13 +215,8 @@ def publish(
             store_doc, store_path = figures.quarter_store(q, data_root, params, reports=reports)
             metrics_dict = store_doc["metrics"]
 
-        issue_dir = out_root / q
-        build = issue_dir / ".build"
-        nb_dir = issue_dir / "notebooks"
-        fig_build = build / "figures"
         for d in (nb_dir, fig_build):
             d.mkdir(parents=True, exist_ok=True)
-        keys_file = build / "section-keys.json"
         keys = json.loads(keys_file.read_text()) if keys_file.exists() else {}
         helpers_hash = _helpers_hash()
 
@@ -240,33 +252,28 @@ def publish(
 
         failures: list[str] = []
         workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
-        # Charts are exported (SVG + PNG) by one worker process as sections finish: one
-        # vl-convert start instead of one per kernel, and in its own process because
-        # vl-convert holds the GIL while it draws, which would stall the threads that
-        # talk to the kernels.
-        spawn = multiprocessing.get_context("spawn")
         from helpers.publish import kernels
 
+        exports = []
         # Section kernels are forked from one zygote that imported ipykernel, Altair and the
-        # helpers once (helpers.publish.kernels). Not for as few sections as workers: then the
-        # zygote's imports cost more than starting those kernels the usual way.
-        # Two exporters: they draw alongside the kernels, then use both cores once the
-        # last section is done (the zygote and the kernel threads are gone by then).
-        with ProcessPoolExecutor(2, mp_context=spawn) as exporter:
-            exports = []
-            with (
-                kernels.zygote_session(enabled=len(todo) > workers),
-                ThreadPoolExecutor(workers) as pool,
-            ):
-                futures = [pool.submit(run, item) for item in todo]
-                for fut in as_completed(futures):
-                    try:
-                        sec_id, key = fut.result()
-                    except SectionFailed as exc:
-                        failures.append(str(exc))
-                        continue
-                    keys[sec_id] = key
+        # helpers once (helpers.publish.kernels). Not for as few sections as workers: then
+        # the zygote's imports cost more than starting those kernels the usual way.
+        with (
+            kernels.zygote_session(enabled=len(todo) > workers or warm.zygote),
+            ThreadPoolExecutor(workers) as pool,
+        ):
+            futures = [pool.submit(run, item) for item in todo]
+            for fut in as_completed(futures):
+                try:
+                    sec_id, key = fut.result()
+                except SectionFailed as exc:
+                    failures.append(str(exc))
+                    continue
+                keys[sec_id] = key
+                if any((fig_build / sec_id).glob(f"*{paths.SPEC_SUFFIX}")):
                     exports.append(exporter.submit(_export_charts, fig_build / sec_id))
+        if exports:
+            # Both cores are the exporters' once the last kernel is gone.
             with progress.stage("export charts", f"{len(exports)} sections"):
                 for exp in exports:
                     exp.result()
@@ -275,7 +282,8 @@ def publish(
             raise SectionFailed("\n".join(failures))
 
         with progress.stage("assemble"):
-            from helpers.publish import issue  # nbconvert costs ~3 s to import: only when assembling
+            warm.wait()
+            from helpers.publish import issue  # nbconvert: imported by _warm_up meanwhile
 
             meta = {
                 "quarter": q,
@@ -303,10 +311,47 @@ def publish(
                 figures.metrics.to_json(metrics_dict), encoding="utf-8"
             )
             shutil.copytree(fig_build, staging / "figures")
+            shutil.copytree(nb_dir, staging / "notebooks")
             _swap_into_place(staging, issue_dir)
             issue.write_index(out_root, [_index_entry(name) for name in published_quarters(out_root)])
         emit(f"==> published {issue_dir / 'issue.html'}")
         return issue_dir / "issue.html"
+
+
+@dataclass
+class _WarmUp:
+    """Fixed costs started at the beginning of a publish, so they overlap validation."""
+
+    zygote: bool
+    threads: list[threading.Thread]
+    bundle: Any = None
+
+    def wait(self) -> None:
+        for thread in self.threads:
+            thread.join()
+        if self.bundle is not None:
+            self.bundle.result()
+
+
+def _warm_up(*, cold: bool, exporter: ProcessPoolExecutor) -> _WarmUp:
+    """Start what every cold publish needs later: the kernel zygote (its imports), the
+    cached vega bundle (built by an exporter: ~3 s), and the assembler's imports
+    (nbconvert, in a thread). A warm re-publish starts only the import."""
+    from helpers.publish import kernels
+
+    importer = threading.Thread(target=importlib.import_module, args=("helpers.publish.issue",), daemon=True)
+    importer.start()
+    warm = _WarmUp(zygote=cold, threads=[importer])
+    if cold:
+        kernels.start()
+        warm.bundle = exporter.submit(_build_vega_bundle)
+    return warm
+
+
+def _build_vega_bundle() -> None:
+    from helpers.report import render
+
+    render.vega_bundle()
 
 
 def _export_charts(folder: Path) -> None:
@@ -320,11 +365,13 @@ def _export_charts(folder: Path) -> None:
 
 
 def _heading_notebook(path: Path, title: str) -> Path:
-    """A one-cell notebook holding a group heading (`## 主要指标完成情况`)."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"## {title}", id="heading")])
-    nbformat.write(nb, path)
+    """A one-cell notebook holding a group heading (`## 主要指标完成情况`), written as
+    plain JSON (nbformat's import alone costs more than the whole notebook)."""
+    nb = {
+        "cells": [{"cell_type": "markdown", "id": "heading", "metadata": {}, "source": f"## {title}"}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return path
 
 
@@ -347,13 +394,15 @@ def _index_entry(quarter: str) -> dict:
 
 
 def _swap_into_place(staging: Path, issue_dir: Path) -> None:
-    """Move the staged figures/, metrics.json and issue.html into place, issue last."""
-    old = issue_dir / ".build" / "figures-old"
-    shutil.rmtree(old, ignore_errors=True)
-    if (issue_dir / "figures").exists():
-        os.replace(issue_dir / "figures", old)
-    os.replace(staging / "figures", issue_dir / "figures")
-    shutil.rmtree(old, ignore_errors=True)
+    """Move the staged figures/, notebooks/, kpi.html, metrics.json and issue.html into
+    place, the issue last."""
+    for folder in ("figures", "notebooks"):
+        old = issue_dir / ".build" / f"{folder}-old"
+        shutil.rmtree(old, ignore_errors=True)
+        if (issue_dir / folder).exists():
+            os.replace(issue_dir / folder, old)
+        os.replace(staging / folder, issue_dir / folder)
+        shutil.rmtree(old, ignore_errors=True)
     os.replace(staging / "kpi.html", issue_dir / "kpi.html")
     os.replace(staging / "metrics.json", issue_dir / "metrics.json")
     os.replace(staging / "issue.html", issue_dir / "issue.html")

@@ -42,6 +42,7 @@ from typing import Any
 
 import altair as alt
 
+from helpers import paths
 from helpers.data.schema import LINES, RATINGS
 
 THEME = "kefu"
@@ -72,7 +73,7 @@ HEIGHT = 200
 EXPORT_WIDTH = 340
 # Where the project may ship extra fonts for the exports (e.g. Noto Sans CJK SC).
 FONT_DIR_ENV = "KFWK_FONT_DIR"
-SPEC_SUFFIX = ".vl.json"
+SPEC_SUFFIX = paths.SPEC_SUFFIX
 CSV_SUFFIX = ".csv"
 
 log = logging.getLogger(__name__)
