@@ -33,6 +33,8 @@ DUCKDB_THREADS = 2
 # that label (fmt), date (quarter) and configure (params) the figures.
 _CODE = (Path(__file__).resolve().parents[1], ("data", "figures"), ("fmt.py", "quarter.py", "params.py"))
 
+# Above this many bytes of extracts (both quarters), they are validated one at a time.
+PARALLEL_VALIDATION_BYTES = 512 << 20
 Store = dict[str, Any]
 Tables = dict[str, dict[str, t.Rows]]
 
@@ -49,8 +51,12 @@ def validated_reports(quarter: str, data_root: Path | None = None) -> dict[str, 
     Returns {quarter: report} for the quarters used, current first.
     """
     quarters = [q for q in (quarter, prior_quarter(quarter, data_root)) if q]
-    # The two quarters are independent; pyarrow parses with the GIL released.
-    with ThreadPoolExecutor(len(quarters)) as pool:
+    # The two quarters are independent and pyarrow parses with the GIL released, so
+    # small quarters are validated side by side; large ones one after the other, which
+    # halves the peak memory (each stream holds its blocks and its DuckDB key check).
+    size = sum(f.stat().st_size for q in quarters for f in paths.quarter_dir(q, data_root).glob("*.csv*"))
+    workers = len(quarters) if size <= PARALLEL_VALIDATION_BYTES else 1
+    with ThreadPoolExecutor(workers) as pool:
         reports = dict(
             zip(quarters, pool.map(lambda q: extracts.validate_quarter(q, data_root), quarters), strict=True)
         )
