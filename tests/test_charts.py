@@ -614,3 +614,10 @@ def test_png_draws_chinese_glyphs_not_boxes(tmp_path):
         "CJK text renders as boxes: install a CJK font (apt-get install fonts-noto-cjk) "
         f"or point {ch.FONT_DIR_ENV} at a folder with Noto Sans CJK SC"
     )
+
+
+def test_svg_gradient_ids_do_not_depend_on_what_the_exporter_drew_before():
+    # vl-convert counts gradients per process: a heatmap drawn second gets gradient_1.
+    drawn = '<p fill="url(#gradient_7)"/><b id="gradient_7"/><q fill="url(#gradient_3)"/><i id="gradient_3"/>'
+    want = '<p fill="url(#gradient_0)"/><b id="gradient_0"/><q fill="url(#gradient_1)"/><i id="gradient_1"/>'
+    assert ch._stable_ids(drawn) == want

@@ -210,6 +210,24 @@ def waits(requests: Source, service_level_seconds: float = 20) -> Rows:
 # ---------------------------------------------------------------- surveys, services
 
 
+def _shares_by_channel(
+    found: Mapping[tuple[str, Any], int], channels: Sequence[str], parts: Sequence[tuple[str, Any]],
+    part: str, count: str, label: Callable[[Any], str],
+) -> Rows:
+    """{(channel, key): n} -> per channel that has any, one row per part (all of them, 0 when
+    none): channel, <part>, <part>_rank, <count>, share (of the channel's total)."""
+    rows = []
+    for channel in channels:
+        total = sum(found.get((channel, key), 0) for _, key in parts)
+        if total == 0:
+            continue
+        for rank, (name, key) in enumerate(parts):
+            n = found.get((channel, key), 0)
+            row = {"channel": channel, part: name, f"{part}_rank": rank, count: n, "share": m.ratio(n, total)}
+            rows.append(_labelled(row, {count: label, "share": fmt.pct}))
+    return rows
+
+
 def ratings(surveys: Source) -> Rows:
     """surveys -> channel × rating (all five ratings of every channel with responses):
     channel, rating, rating_rank, count, share (of the channel's responses)."""
@@ -217,26 +235,8 @@ def ratings(surveys: Source) -> Rows:
         ((c, r), n)
         for c, r, n in rel(surveys).aggregate("channel, rating, count(*) AS n", "channel, rating").fetchall()
     )
-    rows = []
-    for channel in SURVEY_CHANNELS:
-        total = sum(n for (c, _), n in found.items() if c == channel)
-        if total == 0:
-            continue
-        for rank, rating in enumerate(RATINGS):
-            n = found.get((channel, rating), 0)
-            rows.append(
-                _labelled(
-                    {
-                        "channel": channel,
-                        "rating": rating,
-                        "rating_rank": rank,
-                        "count": n,
-                        "share": m.ratio(n, total),
-                    },
-                    {"count": _count(" 份"), "share": fmt.pct},
-                )
-            )
-    return rows
+    ranked = [(r, r) for r in RATINGS]
+    return _shares_by_channel(found, SURVEY_CHANNELS, ranked, "rating", "count", _count(" 份"))
 
 
 def outbound_services(outbound_calls: Source) -> Rows:
@@ -285,26 +285,8 @@ def smart_composition(smart_sessions: Source) -> Rows:
         .aggregate("channel, transferred, count(*) AS n", "channel, transferred")
         .fetchall()
     )
-    rows = []
-    for channel in SMART_CHANNELS:
-        total = found.get((channel, False), 0) + found.get((channel, True), 0)
-        if total == 0:
-            continue
-        for rank, (outcome, transferred) in enumerate(zip(SMART_OUTCOMES, (False, True), strict=True)):
-            n = found.get((channel, transferred), 0)
-            rows.append(
-                _labelled(
-                    {
-                        "channel": channel,
-                        "outcome": outcome,
-                        "outcome_rank": rank,
-                        "sessions": n,
-                        "share": m.ratio(n, total),
-                    },
-                    {"sessions": _wan("次"), "share": fmt.pct},
-                )
-            )
-    return rows
+    outcomes = list(zip(SMART_OUTCOMES, (False, True), strict=True))
+    return _shares_by_channel(found, SMART_CHANNELS, outcomes, "outcome", "sessions", _wan("次"))
 
 
 def _monthly(source: Source, column: str, expr: str = "count(*)") -> dict[tuple[int, int], int]:

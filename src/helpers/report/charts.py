@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -796,6 +797,17 @@ def save_spec(chart: alt.TopLevelMixin | dict, path_without_suffix: str | Path) 
     return path
 
 
+_GRADIENT_ID = re.compile(r"gradient_\d+")
+
+
+def _stable_ids(svg: str) -> str:
+    """vl-convert numbers gradients per process (gradient_0, gradient_1, ... across every
+    chart it drew), so the same chart drawn by another exporter would get other ids and
+    other bytes: renumber them within the SVG, in order of appearance."""
+    ids: dict[str, str] = {}
+    return _GRADIENT_ID.sub(lambda m: ids.setdefault(m.group(0), f"gradient_{len(ids)}"), svg)
+
+
 def export_spec(
     spec: dict, path_without_suffix: str | Path, width: int = EXPORT_WIDTH, scale: float = 2.0
 ) -> tuple[Path, Path]:
@@ -807,7 +819,7 @@ def export_spec(
     base.parent.mkdir(parents=True, exist_ok=True)
     fixed = _fixed_width(spec, width)
     svg_path, png_path = Path(f"{base}.svg"), Path(f"{base}.png")
-    svg = vlc.vegalite_to_svg(fixed)
+    svg = _stable_ids(vlc.vegalite_to_svg(fixed))
     svg_path.write_text(svg, encoding="utf-8")
     # Rasterise the SVG just drawn rather than laying the chart out a second time.
     png_path.write_bytes(vlc.svg_to_png(svg, scale=scale))
