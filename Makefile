@@ -132,12 +132,13 @@ $(ISSUE): $(ISSUE_DEPS)
 reconcile: $(READY) ## Compare a quarter with a printed issue: make reconcile Q=2022Q1 REF=ref.yaml
 	@$(PY) -m helpers.publish.cli reconcile "$$KFWK_Q" --ref "$${KFWK_REF:-docs/reference/$$KFWK_Q.yaml}"
 
-test: $(READY) ## Run the whole test suite (lint, notebook hygiene, unit, end-to-end, browser)
-	@$(VENV)/bin/ruff check src tests
+test: lint ## Run the whole test suite (lint, notebook hygiene, unit, end-to-end, browser)
 	@$(PY) -m pytest
 
-lint: $(READY) ## Lint and format-check the code
-	@$(VENV)/bin/ruff check src tests
+# ruff reads the notebooks too (cell by cell); pyproject.toml says which rules.
+lint: $(READY) ## Lint and format-check the code and the notebooks (ruff)
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
 
 clean: ## Remove caches and published outputs (keeps .venv and data)
 	rm -rf .cache outputs/*/ outputs/index.html outputs/bench.json

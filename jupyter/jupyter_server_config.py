@@ -64,8 +64,10 @@ class KefuContentsManager(AsyncLargeFileManager):
         """What the project kernel reports in its kernel_info reply (asked once, ~0.5 s)."""
         if KefuContentsManager._language_info is None:
             python = self.parent.kernel_spec_manager.get_kernel_spec(KERNEL).argv[0]
-            code = ("import json; from ipykernel.ipkernel import IPythonKernel as K; "
-                    "print(json.dumps(K.language_info))")
+            code = (
+                "import json; from ipykernel.ipkernel import IPythonKernel as K; "
+                "print(json.dumps(K.language_info))"
+            )
             run = await asyncio.to_thread(
                 subprocess.run, [python, "-c", code], capture_output=True, text=True, timeout=60
             )

@@ -39,8 +39,12 @@ def run_cli(
     """Run `python -m helpers.publish.cli ARGS` as the Makefile does, with its own data/out/cache."""
     env = {**os.environ, "KFWK_DATA": str(data), "KFWK_OUT": str(out), "KFWK_CACHE": str(cache)}
     return subprocess.run(
-        [sys.executable, "-m", "helpers.publish.cli", *args], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "helpers.publish.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -62,7 +66,9 @@ def published_sample(published_out) -> Path:
 def make_env(cache: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for running `make` as a user would: no make variables inherited
     from an outer `make test`, no KFWK_* settings, and the given cache folder."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "Q", "DATA", "OUT")
-           and not k.startswith("KFWK_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "Q", "DATA", "OUT") and not k.startswith("KFWK_")
+    }
     return {**env, "KFWK_CACHE": str(cache), **(extra_env or {})}

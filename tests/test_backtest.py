@@ -25,8 +25,13 @@ def test_reconcile_command_reports_all_agreeing(sample_root, session_cache, tmp_
     from conftest import run_cli
 
     result = run_cli(
-        "reconcile", "2022Q1", "--ref", str(paths.REFERENCE / "2022Q1.yaml"),
-        data=sample_root, out=tmp_path, cache=session_cache,
+        "reconcile",
+        "2022Q1",
+        "--ref",
+        str(paths.REFERENCE / "2022Q1.yaml"),
+        data=sample_root,
+        out=tmp_path,
+        cache=session_cache,
     )
     assert result.returncode == 0, result.stderr
     assert "65 figures: 65 agree" in result.stdout
@@ -39,7 +44,8 @@ def test_reconcile_command_flags_a_disagreeing_figure(sample_root, session_cache
     reference["figures"]["tickets.total"] = {"printed": "34310"}
     ref = tmp_path / "ref.yaml"
     ref.write_text(yaml.safe_dump(reference, allow_unicode=True), encoding="utf-8")
-    result = run_cli("reconcile", "2022Q1", "--ref", str(ref), data=sample_root, out=tmp_path,
-                     cache=session_cache)
+    result = run_cli(
+        "reconcile", "2022Q1", "--ref", str(ref), data=sample_root, out=tmp_path, cache=session_cache
+    )
     assert result.returncode == 1
     assert "tickets.total" in result.stdout and "64 agree" in result.stdout

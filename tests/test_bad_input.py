@@ -40,12 +40,17 @@ GUARDED = ("issue.html", "metrics.json", "kpi.html")
 LONG_AGO = 946_684_800  # 2000-01-01
 
 
-def make(*args: str, cache: Path, extra_env: dict[str, str] | None = None,
-         timeout: int = 600) -> subprocess.CompletedProcess:
+def make(
+    *args: str, cache: Path, extra_env: dict[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """Run `make ARGS` from the repository root, as a user would, with its own cache."""
     return subprocess.run(
-        ["make", "--no-print-directory", *args], cwd=ROOT, env=make_env(cache, extra_env),
-        capture_output=True, text=True, timeout=timeout,
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        env=make_env(cache, extra_env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -84,87 +89,127 @@ def at(line: int, column: str, value: str) -> tuple[str, ...]:
 BAD_BYTES = VALID["surveys"].encode("utf-8").replace(b"R002,", b"R0\xff\xfe\xff02,")
 
 CASES: dict[str, Case] = {
-    "missing_file": Case(
-        {"tickets": None}, ("tickets.csv", "file is missing", "工单")),
-    "empty_file": Case(
-        {"kb_changes": ""}, ("kb_changes.csv", "file is empty", "知识库维护")),
+    "missing_file": Case({"tickets": None}, ("tickets.csv", "file is missing", "工单")),
+    "empty_file": Case({"kb_changes": ""}, ("kb_changes.csv", "file is empty", "知识库维护")),
     "header_only": Case(
         {"feedback": VALID["feedback"].splitlines()[0] + "\n"},
-        ("feedback.csv", "header but no data rows", "客户信息反馈")),
-    "csv_and_csv_gz": Case(
-        {}, ("awards.csv", "awards.csv.gz", "keep only one"), extra=_awards_gz_too),
+        ("feedback.csv", "header but no data rows", "客户信息反馈"),
+    ),
+    "csv_and_csv_gz": Case({}, ("awards.csv", "awards.csv.gz", "keep only one"), extra=_awards_gz_too),
     "missing_column": Case(
         {"surveys": "survey_id,channel,responded_at\nR001,语音,2022-01-08 08:00:00\n"},
-        ("surveys.csv", "line 1,", "column rating", "required column is missing")),
-    "bad_encoding": Case(
-        {"surveys": BAD_BYTES}, ("surveys.csv", "line 3", "neither UTF-8 nor GB18030")),
+        ("surveys.csv", "line 1,", "column rating", "required column is missing"),
+    ),
+    "bad_encoding": Case({"surveys": BAD_BYTES}, ("surveys.csv", "line 3", "neither UTF-8 nor GB18030")),
     "unparseable_timestamp": Case(
         {"video_sessions": appended("video_sessions", "V003,2022-01-05 25:00:00,")},
-        ("video_sessions.csv", *at(4, "started_at", "2022-01-05 25:00:00"), "not a valid timestamp")),
+        ("video_sessions.csv", *at(4, "started_at", "2022-01-05 25:00:00"), "not a valid timestamp"),
+    ),
     "timestamp_out_of_quarter": Case(
         {"inbound_calls": appended("inbound_calls", "C004,综合,2022-04-01 00:00:00,,,")},
-        ("inbound_calls.csv", *at(5, "requested_at", "2022-04-01 00:00:00"),
-         "outside 2022Q1", "wrong period")),
+        (
+            "inbound_calls.csv",
+            *at(5, "requested_at", "2022-04-01 00:00:00"),
+            "outside 2022Q1",
+            "wrong period",
+        ),
+    ),
     "bad_date": Case(
         {"kb_changes": appended("kb_changes", "K003,2022-02-30,理财,新增,1")},
-        ("kb_changes.csv", *at(4, "changed_on", "2022-02-30"), "not a valid date")),
+        ("kb_changes.csv", *at(4, "changed_on", "2022-02-30"), "not a valid date"),
+    ),
     "bad_month": Case(
         {"awards": appended("awards", "2022-13,综合绩效之星,王五,")},
-        ("awards.csv", *at(5, "month", "2022-13"), "not a valid month")),
+        ("awards.csv", *at(5, "month", "2022-13"), "not a valid month"),
+    ),
     "bad_boolean": Case(
         {"outbound_calls": appended("outbound_calls", "B003,2022-03-04 09:30:00,风险提示,yes")},
-        ("outbound_calls.csv", *at(4, "connected", "yes"), "not a valid yes/no value")),
+        ("outbound_calls.csv", *at(4, "connected", "yes"), "not a valid yes/no value"),
+    ),
     "negative_integer": Case(
         {"sms_batches": appended("sms_batches", "M003,2022-03-11,账单通知,-3")},
-        ("sms_batches.csv", *at(4, "recipients", "-3"), "negative number")),
+        ("sms_batches.csv", *at(4, "recipients", "-3"), "negative number"),
+    ),
     "non_integer": Case(
         {"sms_batches": appended("sms_batches", "M003,2022-03-11,账单通知,1.5")},
-        ("sms_batches.csv", *at(4, "recipients", "1.5"), "not a whole number")),
+        ("sms_batches.csv", *at(4, "recipients", "1.5"), "not a whole number"),
+    ),
     "negative_decimal": Case(
         {"training": appended("training", "TR03,2022-03-14,合规,E009,-0.5")},
-        ("training.csv", *at(5, "hours", "-0.5"), "negative number")),
+        ("training.csv", *at(5, "hours", "-0.5"), "negative number"),
+    ),
     "bad_choice": Case(
         {"surveys": appended("surveys", "R004,语音,2022-03-09 08:00:00,差")},
-        ("surveys.csv", *at(5, "rating", "差"), "not one of the allowed values")),
+        ("surveys.csv", *at(5, "rating", "差"), "not one of the allowed values"),
+    ),
     "empty_required_cell": Case(
         {"outbound_calls": appended("outbound_calls", "B003,2022-03-04 09:30:00,  ,1")},
-        ("outbound_calls.csv", *at(4, "service", ""), "required value is empty")),
+        ("outbound_calls.csv", *at(4, "service", ""), "required value is empty"),
+    ),
     "duplicate_id": Case(
         {"tickets": appended("tickets", "T001,2022-03-12 09:00:00,咨询,咨询,客服中心")},
-        ("tickets.csv", "line 4,", "column ticket_id,", 'value "T001', "line 2", "duplicate ticket_id")),
+        ("tickets.csv", "line 4,", "column ticket_id,", 'value "T001', "line 2", "duplicate ticket_id"),
+    ),
     "duplicate_training_key": Case(
         {"training": appended("training", "TR01,2022-01-14,服务礼仪,E002,1")},
-        ("training.csv", "line 5,", "column session_id, staff_id,", 'value "TR01, E002',
-         "duplicate (session_id, staff_id)")),
+        (
+            "training.csv",
+            "line 5,",
+            "column session_id, staff_id,",
+            'value "TR01, E002',
+            "duplicate (session_id, staff_id)",
+        ),
+    ),
     "duplicate_awards_key": Case(
         {"awards": appended("awards", "2022-02,综合绩效之星,李四,")},
-        ("awards.csv", "line 5,", "column month, category, winner,", 'value "2022-02, 综合绩效之星, 李四',
-         "duplicate (month, category, winner)")),
+        (
+            "awards.csv",
+            "line 5,",
+            "column month, category, winner,",
+            'value "2022-02, 综合绩效之星, 李四',
+            "duplicate (month, category, winner)",
+        ),
+    ),
     "answered_before_requested": Case(
-        {"inbound_calls": appended(
-            "inbound_calls", "C004,综合,2022-01-01 09:00:00,2022-01-01 08:59:00,2022-01-01 09:10:00,自有")},
-        ("inbound_calls.csv", *at(5, "answered_at", "2022-01-01 08:59:00"),
-         "answered_at is earlier than requested_at")),
+        {
+            "inbound_calls": appended(
+                "inbound_calls", "C004,综合,2022-01-01 09:00:00,2022-01-01 08:59:00,2022-01-01 09:10:00,自有"
+            )
+        },
+        (
+            "inbound_calls.csv",
+            *at(5, "answered_at", "2022-01-01 08:59:00"),
+            "answered_at is earlier than requested_at",
+        ),
+    ),
     "ended_missing_when_answered": Case(
         {"online_chats": appended("online_chats", "O003,2022-01-01 09:00:00,2022-01-01 09:01:00,,自有")},
-        ("online_chats.csv", *at(4, "ended_at", ""), "ended_at is required when answered_at is given")),
+        ("online_chats.csv", *at(4, "ended_at", ""), "ended_at is required when answered_at is given"),
+    ),
     "agent_type_missing_when_answered": Case(
-        {"inbound_calls": appended(
-            "inbound_calls", "C004,综合,2022-01-01 09:00:00,2022-01-01 09:01:00,2022-01-01 09:05:00,")},
-        ("inbound_calls.csv", *at(5, "agent_type", ""), "agent_type is required when answered_at is given")),
+        {
+            "inbound_calls": appended(
+                "inbound_calls", "C004,综合,2022-01-01 09:00:00,2022-01-01 09:01:00,2022-01-01 09:05:00,"
+            )
+        },
+        ("inbound_calls.csv", *at(5, "agent_type", ""), "agent_type is required when answered_at is given"),
+    ),
     "standard_answers_above_questions": Case(
         {"smart_sessions": appended("smart_sessions", "S003,文本机器人,2022-02-02 12:00:00,2,3,,0")},
-        ("smart_sessions.csv", *at(4, "standard_answers", "3"),
-         "standard_answers is greater than questions")),
+        ("smart_sessions.csv", *at(4, "standard_answers", "3"), "standard_answers is greater than questions"),
+    ),
     "recognized_missing_for_voice_navigation": Case(
         {"smart_sessions": appended("smart_sessions", "S003,语音导航,2022-02-02 12:00:00,1,0,,0")},
-        ("smart_sessions.csv", *at(4, "recognized", ""), "recognized is required when channel is 语音导航")),
+        ("smart_sessions.csv", *at(4, "recognized", ""), "recognized is required when channel is 语音导航"),
+    ),
     "truncated_mid_row": Case(
         {"tickets": VALID["tickets"] + "T003,2022-02-12 09:0"},
-        ("tickets.csv", "line 4,", 'value "T003,2022-02-12 09:0"', "different number of fields")),
+        ("tickets.csv", "line 4,", 'value "T003,2022-02-12 09:0"', "different number of fields"),
+    ),
     "unclosed_quote": Case(
         {"awards": VALID["awards"] + '2022-03,综合优秀班组,二组,"王'},
-        ("awards.csv", "line 5,", "never closed")),
+        ("awards.csv", "line 5,", "never closed"),
+    ),
 }
 
 
@@ -188,8 +233,7 @@ def _run_case(name: str, base: Path, published_out: Path) -> Outcome:
         case.extra(folder)
     issue_dir = copy_published(published_out, work / "out")
     before = digests(issue_dir)
-    result = make("quarter", f"Q={Q}", f"DATA={work / 'data'}", f"OUT={work / 'out'}",
-                  cache=work / "cache")
+    result = make("quarter", f"Q={Q}", f"DATA={work / 'data'}", f"OUT={work / 'out'}", cache=work / "cache")
     return Outcome(result, before, digests(issue_dir), issue_dir)
 
 
@@ -237,11 +281,22 @@ def test_bad_quarter_name_refused_before_any_command(tmp_path, bad):
     spy = tmp_path / "spy.sh"
     spy.write_text(f"#!/bin/sh\ntouch '{tmp_path / 'SPY-RAN'}'\n", encoding="utf-8")
     spy.chmod(0o755)
-    planted = [ROOT / "PWNED", tmp_path / "PWNED", Path.cwd() / "PWNED",
-               Path(tempfile.gettempdir()) / "PWNED"]
+    planted = [
+        ROOT / "PWNED",
+        tmp_path / "PWNED",
+        Path.cwd() / "PWNED",
+        Path(tempfile.gettempdir()) / "PWNED",
+    ]
     try:
-        result = make("quarter", f"Q={bad}", f"DATA={tmp_path / 'data'}", f"OUT={tmp_path / 'out'}",
-                      f"PY={spy}", cache=tmp_path / "cache", timeout=60)
+        result = make(
+            "quarter",
+            f"Q={bad}",
+            f"DATA={tmp_path / 'data'}",
+            f"OUT={tmp_path / 'out'}",
+            f"PY={spy}",
+            cache=tmp_path / "cache",
+            timeout=60,
+        )
         output = result.stdout + result.stderr
         assert result.returncode != 0
         assert "not a valid quarter" in output
@@ -289,15 +344,19 @@ def test_two_publishes_at_once_one_waits(published_out, sample_root, session_cac
     # has announced its sections (A holds the quarter then) and must wait for A.
     out = tmp_path / "out"
     issue_dir = copy_published(published_out, out)
-    removed = [p for p in (issue_dir / "notebooks").glob("*.ipynb")
-               if p.stem.endswith(("_inbound_general", "_inbound_credit_card"))]
+    removed = [
+        p
+        for p in (issue_dir / "notebooks").glob("*.ipynb")
+        if p.stem.endswith(("_inbound_general", "_inbound_credit_card"))
+    ]
     assert len(removed) == 2
     for p in removed:
         p.unlink()
     args = ["make", "--no-print-directory", "quarter", f"Q={Q}", f"DATA={sample_root}", f"OUT={out}"]
     env = make_env(session_cache, {"PYTHONUNBUFFERED": "1"})
-    first = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+    first = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     first_lines: list[str] = []
     announced = threading.Event()
 
@@ -327,9 +386,11 @@ def test_two_publishes_at_once_one_waits(published_out, sample_root, session_cac
     page = (issue_dir / "issue.html").read_text(encoding="utf-8")
     assert page.rstrip().endswith("</html>")
     assert page.count('<div class="kf-chart"') == (
-        (published_out / Q / "issue.html").read_text(encoding="utf-8").count('<div class="kf-chart"'))
+        (published_out / Q / "issue.html").read_text(encoding="utf-8").count('<div class="kf-chart"')
+    )
     assert sorted(p.name for p in (issue_dir / "notebooks").glob("*.ipynb")) == sorted(
-        p.name for p in (published_out / Q / "notebooks").glob("*.ipynb"))
+        p.name for p in (published_out / Q / "notebooks").glob("*.ipynb")
+    )
 
 
 def test_bad_prior_year_is_named_as_the_year_earlier_quarter(tmp_path):

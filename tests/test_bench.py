@@ -46,6 +46,7 @@ def _fake_proc(root: Path, procs: dict[int, tuple[int, str, str | None]]) -> Pat
 
 # ----------------------------------------------------------------- memory
 
+
 def test_parse_rollup_reads_kb_fields_as_bytes(tmp_path):
     path = tmp_path / "smaps_rollup"
     path.write_text(ROLLUP.format(rss=1632, pss=283))
@@ -66,14 +67,17 @@ def test_parse_rollup_sums_per_mapping_smaps():
 
 
 def test_tree_memory_sums_pss_over_the_descendants_only(tmp_path):
-    proc = _fake_proc(tmp_path / "proc", {
-        100: (1, "make", ROLLUP.format(rss=4000, pss=1000)),
-        101: (100, "python (publisher)", ROLLUP.format(rss=300_000, pss=200_000)),
-        102: (101, "ipykernel) S 1 (odd", ROLLUP.format(rss=150_000, pss=50_000)),
-        103: (101, "python", ROLLUP.format(rss=150_000, pss=50_000)),
-        104: (103, "gone", None),  # exited between listing and reading: counts 0
-        200: (1, "unrelated", ROLLUP.format(rss=900_000, pss=900_000)),
-    })
+    proc = _fake_proc(
+        tmp_path / "proc",
+        {
+            100: (1, "make", ROLLUP.format(rss=4000, pss=1000)),
+            101: (100, "python (publisher)", ROLLUP.format(rss=300_000, pss=200_000)),
+            102: (101, "ipykernel) S 1 (odd", ROLLUP.format(rss=150_000, pss=50_000)),
+            103: (101, "python", ROLLUP.format(rss=150_000, pss=50_000)),
+            104: (103, "gone", None),  # exited between listing and reading: counts 0
+            200: (1, "unrelated", ROLLUP.format(rss=900_000, pss=900_000)),
+        },
+    )
     assert sorted(bench.tree_pids(100, proc)) == [100, 101, 102, 103, 104]
     rss, pss = bench.tree_memory(100, proc)
     assert pss == (1000 + 200_000 + 50_000 + 50_000) * 1024
@@ -115,9 +119,13 @@ def test_stage_split_of_a_cold_publish():
 
 
 def test_stage_split_takes_any_top_level_stage_the_publisher_prints():
-    lines = [(0.5, "==> publishing 2022Q1"), (2.5, "  store                     2.0 s"),
-             (2.6, "  sections: 3 to run, 14 unchanged"), (9.0, "  export              1.5 s"),
-             (12.0, "  assemble   3.0 s")]
+    lines = [
+        (0.5, "==> publishing 2022Q1"),
+        (2.5, "  store                     2.0 s"),
+        (2.6, "  sections: 3 to run, 14 unchanged"),
+        (9.0, "  export              1.5 s"),
+        (12.0, "  assemble   3.0 s"),
+    ]
     stages, _ = bench.split_stages(lines, 12.0)
     assert list(stages) == ["startup", "store", "sections", "export", "assemble", "finish"]
     assert stages["sections"] == pytest.approx(7.5 - 2.6)  # ends when export began
@@ -133,11 +141,29 @@ def test_a_no_op_has_no_stages():
 def test_peak_pss_is_attributed_to_the_stage_it_was_sampled_in():
     intervals = bench.stage_intervals(COLD, 30.5)
     # (t, PSS): validate runs 0.7-4.7, figures 4.8-6.0, sections 6.1-26.5, assemble 26.5-30.0
-    samples = [(0.0, 10), (0.3, 40), (2.0, 500), (4.6, 700), (4.75, 90), (5.0, 300),
-               (6.5, 250), (15.0, 900), (26.4, 880), (27.0, 400), (30.1, 60), (30.4, 50)]
+    samples = [
+        (0.0, 10),
+        (0.3, 40),
+        (2.0, 500),
+        (4.6, 700),
+        (4.75, 90),
+        (5.0, 300),
+        (6.5, 250),
+        (15.0, 900),
+        (26.4, 880),
+        (27.0, 400),
+        (30.1, 60),
+        (30.4, 50),
+    ]
     peaks = bench.stage_peaks(samples, intervals)
-    assert peaks == {"startup": 40, "validate": 700, "figures": 300, "sections": 900, "assemble": 400,
-                     "finish": 60}
+    assert peaks == {
+        "startup": 40,
+        "validate": 700,
+        "figures": 300,
+        "sections": 900,
+        "assemble": 400,
+        "finish": 60,
+    }
     assert max(peaks.values()) == max(v for _, v in samples)  # every sample is attributed
 
 
@@ -148,9 +174,17 @@ def test_a_sample_between_stages_counts_for_the_earlier_one():
 
 # ----------------------------------------------------------------- verdicts
 
+
 def _run(wall: float, pss: float = 300.0, **kw) -> Run:
-    return Run(wall_s=wall, peak_tree_pss_mb=pss, peak_tree_rss_mb=2 * pss, max_process_rss_mb=pss,
-               stages={"startup": 0.5, "sections": wall - 1}, stage_peak_pss_mb={"sections": pss}, **kw)
+    return Run(
+        wall_s=wall,
+        peak_tree_pss_mb=pss,
+        peak_tree_rss_mb=2 * pss,
+        max_process_rss_mb=pss,
+        stages={"startup": 0.5, "sections": wall - 1},
+        stage_peak_pss_mb={"sections": pss},
+        **kw,
+    )
 
 
 RESULTS = {"scale": 10, "huge_scale": 30}
@@ -162,8 +196,14 @@ def _targets(by_name: dict[str, list[Run]], failed=None, skipped=None) -> dict:
 
 
 def test_time_limits_use_the_median():
-    t = _targets({"cold": [_run(18.0), _run(25.0), _run(19.0)], "noop": [_run(0.4)],
-                  "edit": [_run(5.5)], "touch": [_run(9.0)]})
+    t = _targets(
+        {
+            "cold": [_run(18.0), _run(25.0), _run(19.0)],
+            "noop": [_run(0.4)],
+            "edit": [_run(5.5)],
+            "touch": [_run(9.0)],
+        }
+    )
     assert t["cold"]["ok"] is True and t["cold"]["checks"] == [{"rule": "≤ 20 s", "ok": True}]
     assert t["noop"]["ok"] is True
     assert t["edit"]["ok"] is False
@@ -197,12 +237,17 @@ def test_peer_ratio_to_cold():
 
 
 def test_a_failed_or_skipped_scenario_is_reported():
-    summary = bench._summarise({"cold": [_run(19.0)], "edit": []}, RESULTS,
-                               failed={"cold": "make exited with 2"},
-                               skipped={"noop": "no successful cold publish to continue from"})
+    summary = bench._summarise(
+        {"cold": [_run(19.0)], "edit": []},
+        RESULTS,
+        failed={"cold": "make exited with 2"},
+        skipped={"noop": "no successful cold publish to continue from"},
+    )
     assert summary["cold"]["target"]["ok"] is False  # one run failed: the scenario fails
-    assert summary["noop"] == {"label": "(b) no-op re-publish",
-                               "skipped": "no successful cold publish to continue from"}
+    assert summary["noop"] == {
+        "label": "(b) no-op re-publish",
+        "skipped": "no successful cold publish to continue from",
+    }
     assert "edit" in summary and summary["edit"]["target"]["ok"] is False  # no run, no median
 
 
@@ -215,11 +260,16 @@ def test_summary_keeps_stage_time_and_peak_pss():
 
 
 def test_table_shows_marks_and_stage_peaks():
-    results = {**RESULTS, "quarter": "2022Q1", "runs": 1, "environment": {"cpus": 2},
-               "data": {"source": "generated", "generated": {"huge": {"scale": 30, "seconds": 80.0,
-                                                                       "mb": 3000.0}}},
-               "scenarios": bench._summarise({"cold": [_run(25.0)], "huge": [_run(60.0, pss=900)]}, RESULTS,
-                                             skipped={"noop": "setup failed"})}
+    results = {
+        **RESULTS,
+        "quarter": "2022Q1",
+        "runs": 1,
+        "environment": {"cpus": 2},
+        "data": {"source": "generated", "generated": {"huge": {"scale": 30, "seconds": 80.0, "mb": 3000.0}}},
+        "scenarios": bench._summarise(
+            {"cold": [_run(25.0)], "huge": [_run(60.0, pss=900)]}, RESULTS, skipped={"noop": "setup failed"}
+        ),
+    }
     table = bench.format_table(results)
     assert "✗ ≤ 20 s" in table
     assert "✓ publishes; ✓ PSS ≤ 1.5 GB" in table
@@ -230,14 +280,18 @@ def test_table_shows_marks_and_stage_peaks():
 
 # ----------------------------------------------------------------- SCENARIOS
 
-@pytest.mark.parametrize("text, names", [
-    ("", list(bench.SCENARIOS)),
-    ("all", list(bench.SCENARIOS)),
-    ("peer", ["peer"]),
-    ("p,a", ["cold", "peer"]),  # report order, not the order given
-    (" e , F,cold ", ["cold", "scale", "huge"]),
-    ("b,noop,b", ["noop"]),
-])
+
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        ("", list(bench.SCENARIOS)),
+        ("all", list(bench.SCENARIOS)),
+        ("peer", ["peer"]),
+        ("p,a", ["cold", "peer"]),  # report order, not the order given
+        (" e , F,cold ", ["cold", "scale", "huge"]),
+        ("b,noop,b", ["noop"]),
+    ],
+)
 def test_parse_scenarios(text, names):
     assert bench.parse_scenarios(text) == names
 
@@ -254,6 +308,7 @@ def test_bad_scenarios_exit_2(capsys):
 
 
 # ----------------------------------------------------------------- the peer
+
 
 def test_peer_skips_missing_editorial_sections(tmp_path):
     editorial = tmp_path / "2022Q1" / "editorial"
@@ -277,10 +332,14 @@ def test_peer_script_runs_papermill_per_section_then_nbconvert_then_cat(tmp_path
     )
     assert "cd /proj/notebooks" in lines
     convert = [ln for ln in lines if " nbconvert " in ln]
-    assert convert == [f"/proj/.venv/bin/jupyter nbconvert --to html --no-input {out}/01_foreword.ipynb",
-                       f"/proj/.venv/bin/jupyter nbconvert --to html --no-input "
-                       f"{out}/02_inbound_credit_card.ipynb"]
+    assert convert == [
+        f"/proj/.venv/bin/jupyter nbconvert --to html --no-input {out}/01_foreword.ipynb",
+        f"/proj/.venv/bin/jupyter nbconvert --to html --no-input {out}/02_inbound_credit_card.ipynb",
+    ]
     assert f"cat {out}/01_foreword.html {out}/02_inbound_credit_card.html > {out}/issue.html" in lines
-    order = [lines.index(papermill[-1]), lines.index(convert[0]), next(
-        i for i, ln in enumerate(lines) if ln.startswith("cat "))]
+    order = [
+        lines.index(papermill[-1]),
+        lines.index(convert[0]),
+        next(i for i, ln in enumerate(lines) if ln.startswith("cat ")),
+    ]
     assert order == sorted(order)  # sequential: execute all, convert all, concatenate

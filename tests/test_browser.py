@@ -55,8 +55,11 @@ def test_no_request_leaves_the_file(sample_check):
 
 
 def test_every_toc_link_reaches_its_section(sample_check, published_sample):
-    nav = re.search(r'<nav\b[^>]*\bclass="[^"]*\bkf-toc\b[^"]*"[^>]*>(.*?)</nav>',
-                    published_sample.read_text("utf-8"), re.S)
+    nav = re.search(
+        r'<nav\b[^>]*\bclass="[^"]*\bkf-toc\b[^"]*"[^>]*>(.*?)</nav>',
+        published_sample.read_text("utf-8"),
+        re.S,
+    )
     assert nav, "the issue has no <nav class=kf-toc>"
     assert sample_check["toc"]["links"] == len(re.findall(r'<a\b[^>]*\bhref="#', nav.group(1)))
     assert sample_check["toc"]["links"] > 1
@@ -89,7 +92,7 @@ def test_print_pdf_makes_a_multipage_a4_pdf(chromium, published_sample, tmp_path
 FAKE_EMBED = (
     "<script>window.vegaEmbed=function(sel,spec){if(spec.mark==='bad'){"
     "return Promise.reject(new Error('bad spec'));}"
-    "document.querySelector(sel).innerHTML='<svg width=\"40\" height=\"20\"></svg>';"
+    'document.querySelector(sel).innerHTML=\'<svg width="40" height="20"></svg>\';'
     "return Promise.resolve();};</script>"
 )
 
@@ -138,9 +141,13 @@ def test_print_pdf_refuses_a_page_whose_chart_failed(chromium, tmp_path):
 
 def test_screenshots_are_desktop_and_phone_wide(chromium, tmp_path):
     page = tmp_path / "plain.html"
-    page.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="viewport" '
-                    'content="width=device-width, initial-scale=1"></head><body>'
-                    + "<p>客服微刊</p>" * 80 + "</body></html>", encoding="utf-8")
+    page.write_text(
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="viewport" '
+        'content="width=device-width, initial-scale=1"></head><body>'
+        + "<p>客服微刊</p>" * 80
+        + "</body></html>",
+        encoding="utf-8",
+    )
     desktop, phone = browser.screenshots(page, tmp_path / "shots")
     assert (desktop.name, phone.name) == ("screenshot-desktop.png", "screenshot-phone.png")
     widths = [int.from_bytes(p.read_bytes()[16:20], "big") for p in (desktop, phone)]

@@ -187,8 +187,18 @@ TABLES = namespace["tables"]()
 NORMALIZE_OK = {"satisfaction"}
 # Numeric fields that are categories, not quantities, and may be shown as they are.
 DIMENSIONS = {"hour"}  # a clock hour on the heatmap's axis and tooltip
-LEGEND_CHANNELS = {"color", "fill", "stroke", "strokeDash", "opacity", "fillOpacity", "strokeOpacity",
-                   "shape", "size", "strokeWidth"}
+LEGEND_CHANNELS = {
+    "color",
+    "fill",
+    "stroke",
+    "strokeDash",
+    "opacity",
+    "fillOpacity",
+    "strokeOpacity",
+    "shape",
+    "size",
+    "strokeWidth",
+}
 
 
 # ---------------------------------------------------------------- the spec check
@@ -258,8 +268,10 @@ def spec_problems(spec: dict, *, normalize_ok: bool = False) -> list[str]:
                 problems.append(f"{channel}: {field} carries meaning but has no legend")
             present = list(dict.fromkeys(row.get(field) for row in rows))
             domain = (enc.get("scale") or {}).get("domain")
-            if domain is None or len(domain) != len(set(map(str, domain))) or (
-                set(map(str, domain)) != set(map(str, present))
+            if (
+                domain is None
+                or len(domain) != len(set(map(str, domain)))
+                or (set(map(str, domain)) != set(map(str, present)))
             ):
                 problems.append(f"{channel}: legend domain {domain} is not the series present {present}")
         if channel in ("x", "y") and kind == "quantitative":
@@ -279,24 +291,45 @@ def test_every_chart_passes_the_spec_check(name):
 
 def test_the_spec_check_catches_misleading_charts():
     """The old charts' faults, each one seen by the check."""
-    rows = [{"figure": "外呼", "period": "本期", "value": 5.0, "value_label": "5"},
-            {"figure": "工单", "period": "本期", "value": 1.0, "value_label": "1", "ticket_id": "t1"}]
+    rows = [
+        {"figure": "外呼", "period": "本期", "value": 5.0, "value_label": "5"},
+        {"figure": "工单", "period": "本期", "value": 1.0, "value_label": "1", "ticket_id": "t1"},
+    ]
     data = alt.InlineData(values=rows)
-    scaled = alt.Chart(data).transform_joinaggregate(peak="max(value)").mark_bar().encode(
-        x=alt.X("value:Q", scale=alt.Scale(zero=False, domain=[1, 6])),
-        y=alt.Y("figure:N"),
-        color=alt.Color("period:N", scale=alt.Scale(domain=["上年同期", "本期"]), legend=None),
-        tooltip=[alt.Tooltip("value:Q", format=",")],
+    scaled = (
+        alt.Chart(data)
+        .transform_joinaggregate(peak="max(value)")
+        .mark_bar()
+        .encode(
+            x=alt.X("value:Q", scale=alt.Scale(zero=False, domain=[1, 6])),
+            y=alt.Y("figure:N"),
+            color=alt.Color("period:N", scale=alt.Scale(domain=["上年同期", "本期"]), legend=None),
+            tooltip=[alt.Tooltip("value:Q", format=",")],
+        )
     )
-    text = alt.Chart(data).mark_text().encode(
-        x="value:Q", y="figure:N", text=alt.Text("value:Q", format=".2%"),
+    text = (
+        alt.Chart(data)
+        .mark_text()
+        .encode(
+            x="value:Q",
+            y="figure:N",
+            text=alt.Text("value:Q", format=".2%"),
+        )
     )
     spec = alt.layer(scaled, text).resolve_scale(x="independent").to_dict()
     found = "\n".join(spec_problems(spec))
-    for fault in ("row-level field ticket_id", "independent scales", "transform ['joinaggregate']",
-                  "does not start at zero", "domain starts at 1", "has no legend",
-                  "legend domain ['上年同期', '本期']", "number format ',' on text",
-                  "number format '.2%' on text", "value is quantitative text"):
+    for fault in (
+        "row-level field ticket_id",
+        "independent scales",
+        "transform ['joinaggregate']",
+        "does not start at zero",
+        "domain starts at 1",
+        "has no legend",
+        "legend domain ['上年同期', '本期']",
+        "number format ',' on text",
+        "number format '.2%' on text",
+        "value is quantitative text",
+    ):
         assert fault in found, fault
     stacked = alt.Chart(data).mark_bar().encode(x=alt.X("value:Q", stack="normalize"), y="figure:N")
     assert "x: normalised stack" in spec_problems(stacked.to_dict())
@@ -311,7 +344,8 @@ def test_builder_gives_a_valid_typed_responsive_chart(name):
     for channel, definition in found:
         if channel not in ("x2", "y2") and ("field" in definition or "datum" in definition):
             assert definition.get("type") in {"quantitative", "nominal", "ordinal", "temporal"}, (
-                channel, definition
+                channel,
+                definition,
             )
     assert spec["width"] == "container" and spec["autosize"]["type"] == "fit-x"
     assert not any("resolve" in node for node in walk(spec))
@@ -326,8 +360,10 @@ def test_theme_is_registered_and_enabled():
 
 
 def test_kernel_imports_neither_pandas_nor_vl_convert():
-    code = ("import sys\nimport helpers.report.charts, helpers.report.render\n"
-            "print(sorted(m for m in ('pandas', 'vl_convert', 'numpy') if m in sys.modules))")
+    code = (
+        "import sys\nimport helpers.report.charts, helpers.report.render\n"
+        "print(sorted(m for m in ('pandas', 'vl_convert', 'numpy') if m in sys.modules))"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
 
@@ -341,12 +377,26 @@ def test_chart_embeds_the_store_rows_as_given(name):
     assert rows, "the chart embeds no data"
     assert not any(c.endswith("_id") or c == "staff_id" for c in columns)
     source = {
-        "daily_requests": "daily", "daily_requests_credit": "daily", "daily_rates": "daily_rates",
-        "daily_rates_no_target": "daily_rates", "arrival_heatmap": "arrivals", "wait_histogram": "waits",
-        "wait_histogram_12s": "waits12", "daily_online": "online", "satisfaction": "ratings",
-        "outbound": "services", "sms": "sms", "smart_composition": "composition", "diversion": "diversion",
-        "video_business": "business", "complaint_outcomes": "outcomes", "complaint_routes": "routes",
-        "kb_actions": "actions", "kb_points": "points", "training": "training", "yoy": "yoy",
+        "daily_requests": "daily",
+        "daily_requests_credit": "daily",
+        "daily_rates": "daily_rates",
+        "daily_rates_no_target": "daily_rates",
+        "arrival_heatmap": "arrivals",
+        "wait_histogram": "waits",
+        "wait_histogram_12s": "waits12",
+        "daily_online": "online",
+        "satisfaction": "ratings",
+        "outbound": "services",
+        "sms": "sms",
+        "smart_composition": "composition",
+        "diversion": "diversion",
+        "video_business": "business",
+        "complaint_outcomes": "outcomes",
+        "complaint_routes": "routes",
+        "kb_actions": "actions",
+        "kb_points": "points",
+        "training": "training",
+        "yoy": "yoy",
         "yoy_no_prior": "yoy_first",
     }[name]
     assert rows == TABLES[source]
@@ -461,8 +511,13 @@ def test_service_bars_are_labelled_from_the_store(name, label):
 
 def test_diversion_months_are_ordinal_labels_on_a_zero_based_rate_axis():
     spec = BUILDERS["diversion"]().to_dict()
-    assert first(spec)["x"] == {"field": "month_label", "type": "ordinal", "title": None,
-                                     "sort": ["1月", "2月", "3月"], "axis": {"labelAngle": 0}}
+    assert first(spec)["x"] == {
+        "field": "month_label",
+        "type": "ordinal",
+        "title": None,
+        "sort": ["1月", "2月", "3月"],
+        "axis": {"labelAngle": 0},
+    }
     assert first(spec)["y"]["scale"]["domain"] == [0, 1]
     assert spec["layer"][1]["encoding"]["text"]["field"] == "diversion_rate_label"
 
@@ -506,7 +561,8 @@ def test_yoy_bars_share_one_zero_based_axis(name, periods):
     color = spec["layer"][0]["encoding"]["color"]
     assert color["scale"]["domain"] == periods
     assert [layer["encoding"]["text"]["field"] for layer in spec["layer"][1:]] == [
-        "value_label", "change_label"
+        "value_label",
+        "change_label",
     ]
     change = spec["layer"][2]
     assert change["transform"] == [{"filter": {"field": "period", "equal": "本期"}}]
@@ -525,8 +581,7 @@ def test_json_is_identical_in_a_fresh_process_and_any_call_order():
     names = sorted(BUILDERS)
     here = namespace["digests"](names)
     script = f"{BUILD}\nimport json\nprint(json.dumps(digests({list(reversed(names))!r})))\n"
-    run = subprocess.run([sys.executable, "-c", script],
-                         capture_output=True, text=True, check=True)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert json.loads(run.stdout.strip().splitlines()[-1]) == here
 
 
@@ -547,7 +602,13 @@ def test_spec_table_gives_the_one_dataset_in_row_order():
     stored = json.loads(json.dumps(spec, sort_keys=True))
     assert ch.spec_table(stored)[0] == columns
     assert ch.spec_table(dict(stored, usermeta={"columns": ["value", "nope"]}))[0] == [
-        "value", "change_label", "figure", "key", "period", "quarter", "value_label"
+        "value",
+        "change_label",
+        "figure",
+        "key",
+        "period",
+        "quarter",
+        "value_label",
     ]
 
 
@@ -568,8 +629,11 @@ def test_table_csv_has_bom_crlf_chinese_and_empty_nones():
     assert data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
     assert text == '渠道,量,备注,ok\r\n语音,3,,true\r\n"在线,视频",0.5,,\r\n'
-    assert list(csv.reader(io.StringIO(text))) == [["渠道", "量", "备注", "ok"], ["语音", "3", "", "true"],
-                                                   ["在线,视频", "0.5", "", ""]]
+    assert list(csv.reader(io.StringIO(text))) == [
+        ["渠道", "量", "备注", "ok"],
+        ["语音", "3", "", "true"],
+        ["在线,视频", "0.5", "", ""],
+    ]
 
 
 # ---------------------------------------------------------------- export
@@ -605,9 +669,12 @@ def test_png_draws_chinese_glyphs_not_boxes(tmp_path):
     # Without a CJK font every Chinese character becomes the same empty box,
     # so two different texts would give identical images.
     def render(text, name):
-        label = alt.Chart(alt.InlineData(values=[{"t": text}])).mark_text(fontSize=40).encode(
-            text=alt.Text("t:N")
-        ).properties(width=200, height=60)
+        label = (
+            alt.Chart(alt.InlineData(values=[{"t": text}]))
+            .mark_text(fontSize=40)
+            .encode(text=alt.Text("t:N"))
+            .properties(width=200, height=60)
+        )
         return ch.save_chart(label, tmp_path / name)[1].read_bytes()
 
     assert render("客服", "a") != render("微刊", "b"), (

@@ -14,7 +14,9 @@ from helpers.report import notebook
 @pytest.fixture
 def store_file(tmp_path):
     store = {
-        "quarter": "2022Q1", "prior_quarter": None, "prior_metrics": None,
+        "quarter": "2022Q1",
+        "prior_quarter": None,
+        "prior_metrics": None,
         "metrics": {"quarter": "2022Q1", "prior_quarter": None, "sms": {"services": 3, "recipients": 90}},
         "tables": {
             "sms": {"services": [{"service": "动账", "recipients": 90, "recipients_label": "0.01万次"}]},

@@ -46,9 +46,7 @@ VALID: dict[str, str] = {
         "S002,语音导航,2022-02-02 12:00:00,1,1,1,1\n"
     ),
     "video_sessions": (
-        "session_id,started_at,business_type\n"
-        "V001,2022-01-07 14:00:00,理财咨询\n"
-        "V002,2022-03-07 15:00:00,\n"
+        "session_id,started_at,business_type\nV001,2022-01-07 14:00:00,理财咨询\nV002,2022-03-07 15:00:00,\n"
     ),
     "surveys": (
         "survey_id,channel,responded_at,rating\n"
@@ -57,13 +55,11 @@ VALID: dict[str, str] = {
         "R003,视频,2022-03-08 08:00:00,一般\n"
     ),
     "sms_batches": (
-        "batch_id,sent_on,service,recipients\n"
-        "M001,2022-01-10,到期提醒,1200\n"
-        "M002,2022-03-10,账单通知,0\n"
+        "batch_id,sent_on,service,recipients\nM001,2022-01-10,到期提醒,1200\nM002,2022-03-10,账单通知,0\n"
     ),
     "feedback": (
         "feedback_id,reported_on,department,summary,status\n"
-        "F001,2022-01-11,信用卡中心,\"建议优化,分期页面\",已优化\n"
+        'F001,2022-01-11,信用卡中心,"建议优化,分期页面",已优化\n'
         "F002,2022-02-11,个人金融部,网点排队,待反馈\n"
     ),
     "tickets": (
@@ -138,9 +134,7 @@ def only(report: extracts.Report) -> Problem:
 
 
 def as_tuples(report: extracts.Report) -> list[tuple]:
-    return sorted(
-        (p.file, p.line or 0, p.column or "", p.value or "", p.rule) for p in report.problems
-    )
+    return sorted((p.file, p.line or 0, p.column or "", p.value or "", p.rule) for p in report.problems)
 
 
 # --- the valid quarter, typed tables ----------------------------------------------
@@ -197,7 +191,9 @@ def test_load_tables_typed_dtypes_and_values(tmp_path):
     assert tables["sms_batches"]["sent_on"].dtype == np.dtype("datetime64[ns]")
     awards = tables["awards"]
     assert awards["month"].tolist() == [
-        pd.Timestamp("2022-01-01"), pd.Timestamp("2022-02-01"), pd.Timestamp("2022-03-01"),
+        pd.Timestamp("2022-01-01"),
+        pd.Timestamp("2022-02-01"),
+        pd.Timestamp("2022-03-01"),
     ]
     assert awards["leader"].isna().tolist() == [False, True, True]
     # a quoted comma stays inside its field
@@ -207,7 +203,9 @@ def test_load_tables_typed_dtypes_and_values(tmp_path):
 def test_load_tables_names_and_columns(tmp_path):
     write_quarter(tmp_path / "data")
     tables = load_tables(
-        Q, tmp_path / "data", names=["surveys", "awards"],
+        Q,
+        tmp_path / "data",
+        names=["surveys", "awards"],
         columns={"surveys": ["channel", "rating"]},
     )
     assert set(tables) == {"surveys", "awards"}
@@ -223,8 +221,13 @@ def test_load_tables_raises_extract_error_with_report(tmp_path):
     report = caught.value.report
     assert not report.ok
     assert as_tuples(report) == [
-        ("surveys.csv", 3, "rating", "好",
-         "not one of the allowed values: 非常满意, 满意, 一般, 不满意, 非常不满意"),
+        (
+            "surveys.csv",
+            3,
+            "rating",
+            "好",
+            "not one of the allowed values: 非常满意, 满意, 一般, 不满意, 非常不满意",
+        ),
     ]
 
 
@@ -254,8 +257,7 @@ def test_missing_quarter_folder_is_one_problem(tmp_path):
 
 def test_missing_file_names_file_and_section(tmp_path):
     problem = only(check(tmp_path, tickets=None))
-    assert (problem.file, problem.line, problem.column, problem.value) == (
-        "tickets.csv", None, None, None)
+    assert (problem.file, problem.line, problem.column, problem.value) == ("tickets.csv", None, None, None)
     assert problem.rule == "file is missing; the bulletin section 工单 needs it"
 
 
@@ -269,8 +271,7 @@ def test_header_without_rows_names_file_and_section(tmp_path):
     header = VALID["feedback"].splitlines()[0] + "\n"
     problem = only(check(tmp_path, feedback=header))
     assert (problem.file, problem.line) == ("feedback.csv", None)
-    assert problem.rule == (
-        "file has a header but no data rows; the bulletin section 客户信息反馈 needs it")
+    assert problem.rule == ("file has a header but no data rows; the bulletin section 客户信息反馈 needs it")
 
 
 def test_gzip_extract_is_read(tmp_path):
@@ -279,8 +280,9 @@ def test_gzip_extract_is_read(tmp_path):
     report = validate_quarter(Q, tmp_path / "data")
     assert report.ok, report.format()
     assert report.files["awards"].path.name == "awards.csv.gz"
-    assert report.files["awards"].sha256 == hashlib.sha256(
-        (folder / "awards.csv.gz").read_bytes()).hexdigest()
+    assert (
+        report.files["awards"].sha256 == hashlib.sha256((folder / "awards.csv.gz").read_bytes()).hexdigest()
+    )
     awards = load_tables(Q, tmp_path / "data", names=["awards"])["awards"]
     assert awards["winner"].tolist() == ["一组", "李四", "李四"]
 
@@ -291,7 +293,12 @@ def test_gzip_problem_lines_are_editor_lines(tmp_path):
     (folder / "awards.csv.gz").write_bytes(gzip.compress(text.encode("utf-8")))
     problem = only(validate_quarter(Q, tmp_path / "data"))
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "awards.csv.gz", 5, "month", "2022-13", "not a valid month (expected YYYY-MM)")
+        "awards.csv.gz",
+        5,
+        "month",
+        "2022-13",
+        "not a valid month (expected YYYY-MM)",
+    )
 
 
 def test_corrupt_gzip_is_a_problem(tmp_path):
@@ -323,8 +330,7 @@ def test_gb18030_extract_is_detected_and_decoded(tmp_path):
 def test_gb18030_problem_reports_decoded_value(tmp_path):
     text = replaced("surveys", 4, "R003,视频,2022-03-08 08:00:00,很好")
     problem = only(check(tmp_path, surveys=text.encode("gb18030")))
-    assert (problem.file, problem.line, problem.column, problem.value) == (
-        "surveys.csv", 4, "rating", "很好")
+    assert (problem.file, problem.line, problem.column, problem.value) == ("surveys.csv", 4, "rating", "很好")
 
 
 def test_utf8_bom_is_accepted_and_stripped_from_header(tmp_path):
@@ -373,18 +379,23 @@ def test_missing_required_column(tmp_path):
     text = "survey_id,channel,responded_at\nR001,语音,2022-01-08 08:00:00\n"
     problem = only(check(tmp_path, surveys=text))
     assert (problem.file, problem.line, problem.column, problem.rule) == (
-        "surveys.csv", 1, "rating", "required column is missing from the header")
+        "surveys.csv",
+        1,
+        "rating",
+        "required column is missing from the header",
+    )
 
 
 def test_duplicate_column_name(tmp_path):
-    text = (
-        "survey_id,channel,responded_at,rating,channel\n"
-        "R001,语音,2022-01-08 08:00:00,满意,语音\n"
-    )
+    text = "survey_id,channel,responded_at,rating,channel\nR001,语音,2022-01-08 08:00:00,满意,语音\n"
     problem = only(check(tmp_path, surveys=text))
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "surveys.csv", 1, "channel", "channel",
-        "column name appears more than once in the header")
+        "surveys.csv",
+        1,
+        "channel",
+        "channel",
+        "column name appears more than once in the header",
+    )
 
 
 # --- values ----------------------------------------------------------------------------
@@ -402,17 +413,29 @@ def test_padded_values_are_trimmed(tmp_path):
 
 
 def test_empty_required_value(tmp_path):
-    problem = only(check(tmp_path, outbound_calls=appended(
-        "outbound_calls", "B003,2022-03-04 09:30:00,   ,1")))
+    problem = only(
+        check(tmp_path, outbound_calls=appended("outbound_calls", "B003,2022-03-04 09:30:00,   ,1"))
+    )
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "outbound_calls.csv", 4, "service", "", "required value is empty")
+        "outbound_calls.csv",
+        4,
+        "service",
+        "",
+        "required value is empty",
+    )
 
 
 def test_value_not_among_choices(tmp_path):
-    problem = only(check(tmp_path, inbound_calls=appended(
-        "inbound_calls", "C004,理财,2022-02-10 09:00:00,,,")))
+    problem = only(
+        check(tmp_path, inbound_calls=appended("inbound_calls", "C004,理财,2022-02-10 09:00:00,,,"))
+    )
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "inbound_calls.csv", 5, "line", "理财", "not one of the allowed values: 综合, 信用卡")
+        "inbound_calls.csv",
+        5,
+        "line",
+        "理财",
+        "not one of the allowed values: 综合, 信用卡",
+    )
 
 
 TIMESTAMP_SPELLINGS = {
@@ -435,25 +458,32 @@ def test_every_accepted_timestamp_spelling(tmp_path):
     assert video["started_at"].tolist() == [pd.Timestamp(v) for v in TIMESTAMP_SPELLINGS.values()]
 
 
-@pytest.mark.parametrize("bad", [
-    "2022/01-05 08:00:00",  # mixed separators
-    "2022-01/05 08:00:00",
-    "2022-02-30 08:00:00",  # no such day
-    "2022-01-05 25:00:00",  # no such hour
-    "2022-01-05 08:60:00",
-    "2022-1-05 08:00:00",  # fields are two digits
-    "2022-01-05 8:00:00",
-    "2022-01-05",  # a date is not a timestamp
-    "2022-01-05 08:00",
-    "2022-01-05 08:00:00+08:00",
-    "2022-01-05  08:00:00",
-    "yesterday",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "2022/01-05 08:00:00",  # mixed separators
+        "2022-01/05 08:00:00",
+        "2022-02-30 08:00:00",  # no such day
+        "2022-01-05 25:00:00",  # no such hour
+        "2022-01-05 08:60:00",
+        "2022-1-05 08:00:00",  # fields are two digits
+        "2022-01-05 8:00:00",
+        "2022-01-05",  # a date is not a timestamp
+        "2022-01-05 08:00",
+        "2022-01-05 08:00:00+08:00",
+        "2022-01-05  08:00:00",
+        "yesterday",
+    ],
+)
 def test_rejected_timestamps(tmp_path, bad):
     problem = only(check(tmp_path, video_sessions=appended("video_sessions", f"V003,{bad},")))
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "video_sessions.csv", 4, "started_at", bad,
-        "not a valid timestamp (expected YYYY-MM-DD HH:MM:SS, a real date and time)")
+        "video_sessions.csv",
+        4,
+        "started_at",
+        bad,
+        "not a valid timestamp (expected YYYY-MM-DD HH:MM:SS, a real date and time)",
+    )
 
 
 def test_date_spellings_accepted(tmp_path):
@@ -464,25 +494,53 @@ def test_date_spellings_accepted(tmp_path):
     assert kb["changed_on"].tolist()[2:] == [pd.Timestamp("2022-03-14"), pd.Timestamp("2022-02-28")]
 
 
-@pytest.mark.parametrize("bad", [
-    "2022-02-29", "2022-13-01", "2022/02-01", "2022-2-1", "2022-01-05 00:00:00", "20220105",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "2022-02-29",
+        "2022-13-01",
+        "2022/02-01",
+        "2022-2-1",
+        "2022-01-05 00:00:00",
+        "20220105",
+    ],
+)
 def test_rejected_dates(tmp_path, bad):
     problem = only(check(tmp_path, kb_changes=appended("kb_changes", f"K003,{bad},理财,新增,1")))
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "kb_changes.csv", 4, "changed_on", bad, "not a valid date (expected YYYY-MM-DD, a real date)")
+        "kb_changes.csv",
+        4,
+        "changed_on",
+        bad,
+        "not a valid date (expected YYYY-MM-DD, a real date)",
+    )
 
 
 @pytest.mark.parametrize("bad", ["2022-13", "2022/01", "2022-1", "2022-01-01", "一月"])
 def test_rejected_months(tmp_path, bad):
     problem = only(check(tmp_path, awards=appended("awards", f"{bad},综合绩效之星,王五,")))
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "awards.csv", 5, "month", bad, "not a valid month (expected YYYY-MM)")
+        "awards.csv",
+        5,
+        "month",
+        bad,
+        "not a valid month (expected YYYY-MM)",
+    )
 
 
 BOOLEAN_SPELLINGS = {
-    "1": True, "0": False, "是": True, "否": False, "true": True, "false": False,
-    "TRUE": True, "False": False, "Y": True, "N": False, "y": True, "n": False,
+    "1": True,
+    "0": False,
+    "是": True,
+    "否": False,
+    "true": True,
+    "false": False,
+    "TRUE": True,
+    "False": False,
+    "Y": True,
+    "N": False,
+    "y": True,
+    "n": False,
 }
 
 
@@ -497,41 +555,62 @@ def test_every_accepted_boolean_spelling(tmp_path):
 
 @pytest.mark.parametrize("bad", ["yes", "2", "T", "对"])
 def test_rejected_booleans(tmp_path, bad):
-    problem = only(check(tmp_path, outbound_calls=appended(
-        "outbound_calls", f"B003,2022-03-04 09:30:00,风险提示,{bad}")))
+    problem = only(
+        check(tmp_path, outbound_calls=appended("outbound_calls", f"B003,2022-03-04 09:30:00,风险提示,{bad}"))
+    )
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "outbound_calls.csv", 4, "connected", bad,
-        "not a valid yes/no value (expected 1/0, 是/否, true/false, Y/N)")
+        "outbound_calls.csv",
+        4,
+        "connected",
+        bad,
+        "not a valid yes/no value (expected 1/0, 是/否, true/false, Y/N)",
+    )
 
 
-@pytest.mark.parametrize(("bad", "rule"), [
-    ("1.5", "not a whole number"),
-    ("abc", "not a whole number"),
-    ("1e3", "not a whole number"),
-    ("-3", "negative number (must be 0 or more)"),
-])
+@pytest.mark.parametrize(
+    ("bad", "rule"),
+    [
+        ("1.5", "not a whole number"),
+        ("abc", "not a whole number"),
+        ("1e3", "not a whole number"),
+        ("-3", "negative number (must be 0 or more)"),
+    ],
+)
 def test_integers(tmp_path, bad, rule):
-    problem = only(check(tmp_path, sms_batches=appended(
-        "sms_batches", f"M003,2022-03-11,账单通知,{bad}")))
+    problem = only(check(tmp_path, sms_batches=appended("sms_batches", f"M003,2022-03-11,账单通知,{bad}")))
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "sms_batches.csv", 4, "recipients", bad, rule)
+        "sms_batches.csv",
+        4,
+        "recipients",
+        bad,
+        rule,
+    )
 
 
-@pytest.mark.parametrize(("bad", "rule"), [
-    ("-0.5", "negative number (must be 0 or more)"),
-    ("一小时", "not a number"),
-    ("1,5", "not a number"),
-])
+@pytest.mark.parametrize(
+    ("bad", "rule"),
+    [
+        ("-0.5", "negative number (must be 0 or more)"),
+        ("一小时", "not a number"),
+        ("1,5", "not a number"),
+    ],
+)
 def test_decimals(tmp_path, bad, rule):
-    problem = only(check(tmp_path, training=appended(
-        "training", f'TR03,2022-03-14,合规,E009,"{bad}"')))
+    problem = only(check(tmp_path, training=appended("training", f'TR03,2022-03-14,合规,E009,"{bad}"')))
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "training.csv", 5, "hours", bad, rule)
+        "training.csv",
+        5,
+        "hours",
+        bad,
+        rule,
+    )
 
 
 def test_decimal_spellings_accepted(tmp_path):
-    report = check(tmp_path, training=appended(
-        "training", "TR03,2022-03-14,合规,E009,0.25", "TR03,2022-03-14,合规,E010,007"))
+    report = check(
+        tmp_path,
+        training=appended("training", "TR03,2022-03-14,合规,E009,0.25", "TR03,2022-03-14,合规,E010,007"),
+    )
     assert report.ok, report.format()
     hours = load_tables(Q, tmp_path / "data", names=["training"])["training"]["hours"]
     assert hours.tolist()[3:] == [0.25, 7.0]
@@ -542,13 +621,16 @@ def test_decimal_spellings_accepted(tmp_path):
 
 @pytest.mark.parametrize("when", ["2022-04-01 00:00:00", "2021-12-31 23:59:59", "2021-01-05 08:00:00"])
 def test_start_outside_quarter_is_wrong_period(tmp_path, when):
-    problem = only(check(tmp_path, inbound_calls=appended(
-        "inbound_calls", f"C004,综合,{when},,,")))
+    problem = only(check(tmp_path, inbound_calls=appended("inbound_calls", f"C004,综合,{when},,,")))
     assert (problem.file, problem.line, problem.column, problem.value) == (
-        "inbound_calls.csv", 5, "requested_at", when)
+        "inbound_calls.csv",
+        5,
+        "requested_at",
+        when,
+    )
     assert problem.rule == (
-        "requested_at is outside 2022Q1 (2022-01-01 to 2022-03-31): "
-        "the extract is for the wrong period")
+        "requested_at is outside 2022Q1 (2022-01-01 to 2022-03-31): the extract is for the wrong period"
+    )
 
 
 def test_only_the_start_column_places_a_record(tmp_path):
@@ -560,10 +642,20 @@ def test_only_the_start_column_places_a_record(tmp_path):
         awards=appended("awards", "2021-12,综合绩效之星,王五,"),
     )
     assert as_tuples(report) == [
-        ("awards.csv", 5, "month", "2021-12",
-         "month is outside 2022Q1 (2022-01-01 to 2022-03-31): the extract is for the wrong period"),
-        ("sms_batches.csv", 4, "sent_on", "2022-04-01",
-         "sent_on is outside 2022Q1 (2022-01-01 to 2022-03-31): the extract is for the wrong period"),
+        (
+            "awards.csv",
+            5,
+            "month",
+            "2021-12",
+            "month is outside 2022Q1 (2022-01-01 to 2022-03-31): the extract is for the wrong period",
+        ),
+        (
+            "sms_batches.csv",
+            4,
+            "sent_on",
+            "2022-04-01",
+            "sent_on is outside 2022Q1 (2022-01-01 to 2022-03-31): the extract is for the wrong period",
+        ),
     ]
 
 
@@ -571,67 +663,117 @@ def test_other_quarter_bounds(tmp_path):
     write_quarter(tmp_path / "data", quarter="2022Q4")
     report = validate_quarter("2022Q4", tmp_path / "data")
     rules = {p.rule for p in report.problems}
-    assert (
-        "month is outside 2022Q4 (2022-10-01 to 2022-12-31): the extract is for the wrong period"
-        in rules
-    )
+    assert "month is outside 2022Q4 (2022-10-01 to 2022-12-31): the extract is for the wrong period" in rules
     assert report.count(file="awards.csv") == 3
 
 
 def test_duplicate_ids_name_the_first_line(tmp_path):
-    report = check(tmp_path, inbound_calls=appended(
-        "inbound_calls", "C002,综合,2022-02-11 09:00:00,,,", "C002,综合,2022-02-12 09:00:00,,,"))
+    report = check(
+        tmp_path,
+        inbound_calls=appended(
+            "inbound_calls", "C002,综合,2022-02-11 09:00:00,,,", "C002,综合,2022-02-12 09:00:00,,,"
+        ),
+    )
     assert as_tuples(report) == [
-        ("inbound_calls.csv", 5, "call_id", "C002 (first seen on line 3)",
-         "duplicate call_id: the same value appears on an earlier line"),
-        ("inbound_calls.csv", 6, "call_id", "C002 (first seen on line 3)",
-         "duplicate call_id: the same value appears on an earlier line"),
+        (
+            "inbound_calls.csv",
+            5,
+            "call_id",
+            "C002 (first seen on line 3)",
+            "duplicate call_id: the same value appears on an earlier line",
+        ),
+        (
+            "inbound_calls.csv",
+            6,
+            "call_id",
+            "C002 (first seen on line 3)",
+            "duplicate call_id: the same value appears on an earlier line",
+        ),
     ]
 
 
 def test_duplicate_training_key(tmp_path):
     # same session, other person: fine; same session and person: duplicate.
-    report = check(tmp_path, training=appended(
-        "training", "TR02,2022-02-14,反诈知识,E002,3", "TR01,2022-01-14,服务礼仪,E002,1"))
+    report = check(
+        tmp_path,
+        training=appended("training", "TR02,2022-02-14,反诈知识,E002,3", "TR01,2022-01-14,服务礼仪,E002,1"),
+    )
     assert as_tuples(report) == [
-        ("training.csv", 6, "session_id, staff_id", "TR01, E002 (first seen on line 3)",
-         "duplicate (session_id, staff_id): the same value appears on an earlier line"),
+        (
+            "training.csv",
+            6,
+            "session_id, staff_id",
+            "TR01, E002 (first seen on line 3)",
+            "duplicate (session_id, staff_id): the same value appears on an earlier line",
+        ),
     ]
 
 
 def test_duplicate_awards_key(tmp_path):
-    report = check(tmp_path, awards=appended(
-        "awards", "2022-01,综合绩效之星,李四,", "2022-02,综合绩效之星,李四,王"))
+    report = check(
+        tmp_path, awards=appended("awards", "2022-01,综合绩效之星,李四,", "2022-02,综合绩效之星,李四,王")
+    )
     assert as_tuples(report) == [
-        ("awards.csv", 6, "month, category, winner", "2022-02, 综合绩效之星, 李四 (first seen on line 3)",
-         "duplicate (month, category, winner): the same value appears on an earlier line"),
+        (
+            "awards.csv",
+            6,
+            "month, category, winner",
+            "2022-02, 综合绩效之星, 李四 (first seen on line 3)",
+            "duplicate (month, category, winner): the same value appears on an earlier line",
+        ),
     ]
 
 
 def test_answered_before_requested(tmp_path):
-    problem = only(check(tmp_path, inbound_calls=appended(
-        "inbound_calls", "C004,综合,2022-01-01 09:00:00,2022-01-01 08:59:00,2022-01-01 09:10:00,自有")))
+    problem = only(
+        check(
+            tmp_path,
+            inbound_calls=appended(
+                "inbound_calls", "C004,综合,2022-01-01 09:00:00,2022-01-01 08:59:00,2022-01-01 09:10:00,自有"
+            ),
+        )
+    )
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "inbound_calls.csv", 5, "answered_at", "2022-01-01 08:59:00",
-        "answered_at is earlier than requested_at")
+        "inbound_calls.csv",
+        5,
+        "answered_at",
+        "2022-01-01 08:59:00",
+        "answered_at is earlier than requested_at",
+    )
     line = problem.format()
     assert "\n" not in line
-    for word in ("inbound_calls.csv", "line 5", "column answered_at",
-                 'value "2022-01-01 08:59:00"', "answered_at is earlier than requested_at"):
+    for word in (
+        "inbound_calls.csv",
+        "line 5",
+        "column answered_at",
+        'value "2022-01-01 08:59:00"',
+        "answered_at is earlier than requested_at",
+    ):
         assert word in line
 
 
 def test_ended_before_answered(tmp_path):
-    problem = only(check(tmp_path, online_chats=appended(
-        "online_chats", "O003,2022-01-01 09:00:00,2022-01-01 09:01:00,2022-01-01 09:00:30,外包")))
+    problem = only(
+        check(
+            tmp_path,
+            online_chats=appended(
+                "online_chats", "O003,2022-01-01 09:00:00,2022-01-01 09:01:00,2022-01-01 09:00:30,外包"
+            ),
+        )
+    )
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "online_chats.csv", 4, "ended_at", "2022-01-01 09:00:30",
-        "ended_at is earlier than answered_at")
+        "online_chats.csv",
+        4,
+        "ended_at",
+        "2022-01-01 09:00:30",
+        "ended_at is earlier than answered_at",
+    )
 
 
 def test_answered_requires_end_and_agent_type(tmp_path):
-    report = check(tmp_path, online_chats=appended(
-        "online_chats", "O003,2022-01-01 09:00:00,2022-01-01 09:01:00,,"))
+    report = check(
+        tmp_path, online_chats=appended("online_chats", "O003,2022-01-01 09:00:00,2022-01-01 09:01:00,,")
+    )
     assert as_tuples(report) == [
         ("online_chats.csv", 4, "agent_type", "", "agent_type is required when answered_at is given"),
         ("online_chats.csv", 4, "ended_at", "", "ended_at is required when answered_at is given"),
@@ -639,38 +781,65 @@ def test_answered_requires_end_and_agent_type(tmp_path):
 
 
 def test_voice_navigation_requires_recognized(tmp_path):
-    problem = only(check(tmp_path, smart_sessions=appended(
-        "smart_sessions", "S003,语音导航,2022-02-02 12:00:00,1,0,,0")))
+    problem = only(
+        check(tmp_path, smart_sessions=appended("smart_sessions", "S003,语音导航,2022-02-02 12:00:00,1,0,,0"))
+    )
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "smart_sessions.csv", 4, "recognized", "", "recognized is required when channel is 语音导航")
+        "smart_sessions.csv",
+        4,
+        "recognized",
+        "",
+        "recognized is required when channel is 语音导航",
+    )
 
 
 def test_standard_answers_not_above_questions(tmp_path):
-    problem = only(check(tmp_path, smart_sessions=appended(
-        "smart_sessions", "S003,文本机器人,2022-02-02 12:00:00,2,3,,0")))
+    problem = only(
+        check(
+            tmp_path, smart_sessions=appended("smart_sessions", "S003,文本机器人,2022-02-02 12:00:00,2,3,,0")
+        )
+    )
     assert (problem.file, problem.line, problem.column, problem.value, problem.rule) == (
-        "smart_sessions.csv", 4, "standard_answers", "3", "standard_answers is greater than questions")
+        "smart_sessions.csv",
+        4,
+        "standard_answers",
+        "3",
+        "standard_answers is greater than questions",
+    )
 
 
 # --- rows, quoting, line numbers ----------------------------------------------------------
 
 
 def test_row_with_too_few_and_too_many_fields(tmp_path):
-    report = check(tmp_path, tickets=appended(
-        "tickets", "T003,2022-02-12 09:00:00,咨询", "T004,2022-02-12 09:00:00,咨询,建议,客服中心,x"))
+    report = check(
+        tmp_path,
+        tickets=appended(
+            "tickets", "T003,2022-02-12 09:00:00,咨询", "T004,2022-02-12 09:00:00,咨询,建议,客服中心,x"
+        ),
+    )
     assert as_tuples(report) == [
-        ("tickets.csv", 4, "", "T003,2022-02-12 09:00:00,咨询",
-         "row has a different number of fields than the header (5 columns)"),
-        ("tickets.csv", 5, "", "T004,2022-02-12 09:00:00,咨询,建议,客服中心,x",
-         "row has a different number of fields than the header (5 columns)"),
+        (
+            "tickets.csv",
+            4,
+            "",
+            "T003,2022-02-12 09:00:00,咨询",
+            "row has a different number of fields than the header (5 columns)",
+        ),
+        (
+            "tickets.csv",
+            5,
+            "",
+            "T004,2022-02-12 09:00:00,咨询,建议,客服中心,x",
+            "row has a different number of fields than the header (5 columns)",
+        ),
     ]
 
 
 def test_extract_truncated_mid_row(tmp_path):
     text = VALID["tickets"] + "T003,2022-02-12 09:0"
     problem = only(check(tmp_path, tickets=text))
-    assert (problem.file, problem.line, problem.value) == (
-        "tickets.csv", 4, "T003,2022-02-12 09:0")
+    assert (problem.file, problem.line, problem.value) == ("tickets.csv", 4, "T003,2022-02-12 09:0")
     assert problem.rule == "row has a different number of fields than the header (5 columns)"
 
 
@@ -678,8 +847,7 @@ def test_unclosed_quote_at_end_of_file(tmp_path):
     text = VALID["awards"] + '2022-03,综合优秀班组,二组,"王'
     problem = only(check(tmp_path, awards=text))
     assert (problem.file, problem.line, problem.value) == ("awards.csv", 5, "2022-03,综合优秀班组,二组,王")
-    assert problem.rule == (
-        "quoted field is never closed: the file ends inside it (truncated extract?)")
+    assert problem.rule == ("quoted field is never closed: the file ends inside it (truncated extract?)")
 
 
 def test_quoted_newlines_and_blank_lines_keep_editor_lines(tmp_path):
@@ -692,7 +860,11 @@ def test_quoted_newlines_and_blank_lines_keep_editor_lines(tmp_path):
     )
     problem = only(check(tmp_path, feedback=text))
     assert (problem.file, problem.line, problem.column, problem.value) == (
-        "feedback.csv", 7, "reported_on", "2022-02-30")
+        "feedback.csv",
+        7,
+        "reported_on",
+        "2022-02-30",
+    )
     report = check(tmp_path, feedback=text.replace("2022-02-30", "2022-02-28"))
     assert report.ok, report.format()
     assert report.files["feedback"].rows == 3
@@ -703,8 +875,7 @@ def test_quoted_newlines_and_blank_lines_keep_editor_lines(tmp_path):
 def test_crlf_line_endings(tmp_path):
     text = appended("surveys", "R004,语音,2022-03-09 08:00:00,差").replace("\n", "\r\n")
     problem = only(check(tmp_path, surveys=text))
-    assert (problem.file, problem.line, problem.column, problem.value) == (
-        "surveys.csv", 5, "rating", "差")
+    assert (problem.file, problem.line, problem.column, problem.value) == ("surveys.csv", 5, "rating", "差")
 
 
 def test_all_problems_of_all_files_in_one_report(tmp_path):
@@ -718,8 +889,13 @@ def test_all_problems_of_all_files_in_one_report(tmp_path):
         ("sms_batches.csv", 4, "recipients", "-1", "negative number (must be 0 or more)"),
         ("sms_batches.csv", 4, "service", "", "required value is empty"),
         ("surveys.csv", 5, "channel", "电话", "not one of the allowed values: 语音, 在线, 视频"),
-        ("surveys.csv", 5, "rating", "差",
-         "not one of the allowed values: 非常满意, 满意, 一般, 不满意, 非常不满意"),
+        (
+            "surveys.csv",
+            5,
+            "rating",
+            "差",
+            "not one of the allowed values: 非常满意, 满意, 一般, 不满意, 非常不满意",
+        ),
         ("tickets.csv", 0, "", "", "file is missing; the bulletin section 工单 needs it"),
     ]
 
@@ -731,7 +907,8 @@ def test_unknown_files_are_noted(tmp_path):
     report = validate_quarter(Q, tmp_path / "data")
     assert report.ok
     assert [n for n in report.notes if "unknown file" in n] == [
-        "unknown file ignored / 未识别的文件已忽略: old_calls.csv"]
+        "unknown file ignored / 未识别的文件已忽略: old_calls.csv"
+    ]
 
 
 # --- report: grouping and capping -------------------------------------------------------------
@@ -782,10 +959,10 @@ def test_cache_hit_does_not_parse_again(tmp_path, monkeypatch):
 
     # a changed file is parsed again (and only that one)
     calls = []
-    monkeypatch.setattr(extracts, "_parse_file", lambda spec, *a: calls.append(spec.name) or
-                        _real_parse(spec, *a))
-    (folder / "awards.csv").write_text(appended("awards", "2022-03,综合优秀班组,二组,王"),
-                                       encoding="utf-8")
+    monkeypatch.setattr(
+        extracts, "_parse_file", lambda spec, *a: calls.append(spec.name) or _real_parse(spec, *a)
+    )
+    (folder / "awards.csv").write_text(appended("awards", "2022-03,综合优秀班组,二组,王"), encoding="utf-8")
     third = validate_quarter(Q, tmp_path / "data")
     assert third.ok
     assert calls == ["awards"]
@@ -799,9 +976,19 @@ def test_cached_report_of_an_invalid_file_is_reused(tmp_path, monkeypatch):
     first = check(tmp_path, surveys=text)
     monkeypatch.setattr(extracts, "_parse_file", lambda *a: pytest.fail("parsed again"))
     second = validate_quarter(Q, tmp_path / "data")
-    assert as_tuples(second) == as_tuples(first) == [
-        ("surveys.csv", 5, "rating", "差",
-         "not one of the allowed values: 非常满意, 满意, 一般, 不满意, 非常不满意")]
+    assert (
+        as_tuples(second)
+        == as_tuples(first)
+        == [
+            (
+                "surveys.csv",
+                5,
+                "rating",
+                "差",
+                "not one of the allowed values: 非常满意, 满意, 一般, 不满意, 非常不满意",
+            )
+        ]
+    )
 
 
 def test_cache_false_writes_nothing(tmp_path):
@@ -834,17 +1021,35 @@ def test_unclosed_quote_mid_file_across_read_blocks(tmp_path, monkeypatch):
 def test_whitespace_only_line_is_a_row_with_one_field(tmp_path):
     problem = only(check(tmp_path, tickets=VALID["tickets"] + "   \n"))
     assert (problem.file, problem.line, problem.value, problem.rule) == (
-        "tickets.csv", 4, "   ", "row has a different number of fields than the header (5 columns)")
+        "tickets.csv",
+        4,
+        "   ",
+        "row has a different number of fields than the header (5 columns)",
+    )
 
 
 def test_leading_blank_line_and_lone_cr_line_endings(tmp_path):
     dup = "T001,2022-01-12 09:00:00,投诉,投诉,分支行"
     report = check(tmp_path, tickets="\n" + appended("tickets", dup))
-    assert as_tuples(report) == [("tickets.csv", 5, "ticket_id", "T001 (first seen on line 3)",
-                                  "duplicate ticket_id: the same value appears on an earlier line")]
+    assert as_tuples(report) == [
+        (
+            "tickets.csv",
+            5,
+            "ticket_id",
+            "T001 (first seen on line 3)",
+            "duplicate ticket_id: the same value appears on an earlier line",
+        )
+    ]
     report = check(tmp_path, tickets=appended("tickets", dup).replace("\n", "\r"))
-    assert as_tuples(report) == [("tickets.csv", 4, "ticket_id", "T001 (first seen on line 2)",
-                                  "duplicate ticket_id: the same value appears on an earlier line")]
+    assert as_tuples(report) == [
+        (
+            "tickets.csv",
+            4,
+            "ticket_id",
+            "T001 (first seen on line 2)",
+            "duplicate ticket_id: the same value appears on an earlier line",
+        )
+    ]
 
 
 def test_trailing_empty_header_cells_are_ignored(tmp_path):

@@ -153,9 +153,9 @@ def test_format_value_picks_the_format_from_the_key(key, value, printed):
 
 
 def test_format_value_lists():
-    assert fmt.format_value(
-        "video.business", [{"type": "理财咨询", "count": 444, "share": 444 / 751}]
-    ) == [{"type": "理财咨询", "count": 444, "share": "59.12%"}]
+    assert fmt.format_value("video.business", [{"type": "理财咨询", "count": 444, "share": 444 / 751}]) == [
+        {"type": "理财咨询", "count": 444, "share": "59.12%"}
+    ]
     assert fmt.format_value(
         "awards", [{"category": "c", "months": [1, 2], "winner": "w", "leader": None}]
     ) == [{"category": "c", "months": [1, 2], "winner": "w", "leader": None}]

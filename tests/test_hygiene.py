@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +26,8 @@ def test_every_section_has_its_notebook():
 def test_notebook_committed_without_outputs(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
     dirty = [
-        i for i, cell in enumerate(nb["cells"])
+        i
+        for i, cell in enumerate(nb["cells"])
         if cell.get("outputs") or cell.get("execution_count") is not None
     ]
     assert dirty == [], f"{path.name}: cells {dirty} carry outputs or execution counts"
@@ -46,3 +50,18 @@ def test_notebooks_define_no_functions_and_use_the_project_kernel(path):
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert not re.search(r"^\s*(def|class|lambda)\b", code, re.M)
     assert nb["metadata"]["kernelspec"]["name"] == "kefu-weikan"
+
+
+def _ruff(*args: str) -> subprocess.CompletedProcess:
+    ruff = Path(sys.executable).with_name("ruff")
+    return subprocess.run([str(ruff), *args], cwd=paths.ROOT, capture_output=True, text=True, check=False)
+
+
+def test_ruff_lints_and_format_checks_code_and_notebooks():
+    files = _ruff("check", "--show-files", ".").stdout
+    assert all(str(p) in files for p in NOTEBOOKS), "ruff must read the notebooks"
+    assert "src/helpers/figures/store.py" in files
+    lint = _ruff("check", ".")
+    assert lint.returncode == 0, lint.stdout
+    fmt_check = _ruff("format", "--check", ".")
+    assert fmt_check.returncode == 0, fmt_check.stdout

@@ -133,8 +133,7 @@ def _inprocess_notebooks(folder: Path) -> list[Path]:
             new_markdown_cell("## 视频客服\n\n视频客服来电量共 2972 笔。"),
             new_code_cell(
                 "chart",
-                outputs=[new_output("display_data",
-                                    data=_bundle(charts.video_business_chart(VIDEO_ROWS)))],
+                outputs=[new_output("display_data", data=_bundle(charts.video_business_chart(VIDEO_ROWS)))],
             ),
             new_code_cell(
                 "md",
@@ -277,7 +276,7 @@ def _csv_links(html: str) -> list[dict[str, str | None]]:
 def _csv_rows(href: str) -> list[list[str]]:
     prefix = "data:text/csv;charset=utf-8;base64,"
     assert href.startswith(prefix)
-    data = base64.b64decode(href[len(prefix):])
+    data = base64.b64decode(href[len(prefix) :])
     assert data.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the Chinese right
     text = data.decode("utf-8-sig")
     assert "\r\n" in text
@@ -294,7 +293,8 @@ def test_every_chart_has_a_csv_download_of_its_data(page: str) -> None:
     # a plain Altair chart: its columns in the (sorted) order the spec was stored in
     assert sorted(kernel[0]) == ["呼入量", "月份"]
     assert [dict(zip(kernel[0], row, strict=True)) for row in kernel[1:]] == [
-        {"月份": "1月", "呼入量": "3"}, {"月份": "2月", "呼入量": "4"}
+        {"月份": "1月", "呼入量": "3"},
+        {"月份": "2月", "呼入量": "4"},
     ]
     assert smart == [["渠道", "量"], ["c0", "5"], ["c1", "7"]]
     # a builder's chart: the store's column order survives the notebook's sorted JSON
@@ -356,8 +356,16 @@ def test_editorial_script_only_appears_escaped(page: str) -> None:
 
 def test_about_panel_from_meta(page: str) -> None:
     about = re.search(r'<footer class="kf-about">(.*?)</footer>', page, re.S).group(1)
-    for text in ("inbound_calls.csv", "a" * 64, ">12<", "service_level_seconds", "v0.1.0-2-gdeadbee",
-                 "6.3.0", "2022-04-15", 'href="../docs/kpi.md"'):
+    for text in (
+        "inbound_calls.csv",
+        "a" * 64,
+        ">12<",
+        "service_level_seconds",
+        "v0.1.0-2-gdeadbee",
+        "6.3.0",
+        "2022-04-15",
+        'href="../docs/kpi.md"',
+    ):
         assert text in about, text
 
 
@@ -387,8 +395,12 @@ def test_notebook_with_an_error_is_refused(tmp_path: Path) -> None:
     nb = new_notebook(
         cells=[
             new_markdown_cell("## 出错"),
-            new_code_cell("1/0", outputs=[new_output("error", ename="ZeroDivisionError",
-                                                     evalue="division by zero", traceback=[])]),
+            new_code_cell(
+                "1/0",
+                outputs=[
+                    new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])
+                ],
+            ),
         ]
     )
     path = tmp_path / "bad.ipynb"
@@ -404,8 +416,9 @@ def test_html_outputs_lose_scripts_handlers_and_network_images(tmp_path: Path) -
         '<img src="https://example.com/x.png"><a href="javascript:evil()">x</a>'
         '<a href="https://www.example.com/">外部</a>'
     )
-    nb = new_notebook(cells=[new_code_cell("h", outputs=[new_output("display_data",
-                                                                    data={"text/html": fragment})])])
+    nb = new_notebook(
+        cells=[new_code_cell("h", outputs=[new_output("display_data", data={"text/html": fragment})])]
+    )
     path = tmp_path / "html.ipynb"
     nbformat.write(nb, path)
     body = _body(assemble_issue([path], tmp_path / "issue.html", meta=META).read_text("utf-8"))

@@ -50,8 +50,15 @@ def notebook(path: Path, *sources: str, parameters: str | None = None) -> Path:
 
 def execute(src: Path, out: Path, **kwargs) -> nbformat.NotebookNode:
     return pm.execute_notebook(
-        str(src), str(out), kernel_name=KERNEL, engine_name="kefu", progress_bar=False,
-        extra_arguments=QUIET, start_timeout=60, execution_timeout=120, **kwargs,
+        str(src),
+        str(out),
+        kernel_name=KERNEL,
+        engine_name="kefu",
+        progress_bar=False,
+        extra_arguments=QUIET,
+        start_timeout=60,
+        execution_timeout=120,
+        **kwargs,
     )
 
 
@@ -122,7 +129,9 @@ def test_parameters_cwd_and_environment_reach_the_kernel(tmp_path, monkeypatch):
     work.mkdir()
     lines = [
         execute(src, tmp_path / f"env-out{i}.ipynb", parameters={"quarter": "2022Q1"}, cwd=str(work))
-        .cells[2].outputs[0]["text"].split()
+        .cells[2]
+        .outputs[0]["text"]
+        .split()
         for i in range(2)
     ]
     assert [line[:3] for line in lines] == [["2022Q1", str(work), "marked"]] * 2
@@ -147,9 +156,22 @@ def test_papermill_command_line(tmp_path):
     out = tmp_path / "cli-out.ipynb"
     papermill = Path(sys.executable).parent / "papermill"
     result = subprocess.run(
-        [str(papermill), str(src), str(out), "-k", KERNEL, "--engine", "kefu", "-p", "quarter", "2022Q1",
-         "--no-progress-bar"],
-        capture_output=True, text=True, timeout=300,
+        [
+            str(papermill),
+            str(src),
+            str(out),
+            "-k",
+            KERNEL,
+            "--engine",
+            "kefu",
+            "-p",
+            "quarter",
+            "2022Q1",
+            "--no-progress-bar",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     quarter, zygote, cmdline = nbformat.read(out, as_version=4).cells[2].outputs[0]["text"].split(" ", 2)

@@ -36,10 +36,20 @@ RED, NAVY = "rgb(155, 27, 31)", "rgb(31, 47, 77)"
 _runs: dict[str, labtools.NotebookRun] = {}
 
 SMS_ROWS = [
-    {"service": "动账", "batches": 3, "batches_label": "3 批",
-     "recipients": 900, "recipients_label": "900 次"},
-    {"service": "<还款>", "batches": 1, "batches_label": "1 批",
-     "recipients": 90, "recipients_label": "90 次"},
+    {
+        "service": "动账",
+        "batches": 3,
+        "batches_label": "3 批",
+        "recipients": 900,
+        "recipients_label": "900 次",
+    },
+    {
+        "service": "<还款>",
+        "batches": 1,
+        "batches_label": "1 批",
+        "recipients": 90,
+        "recipients_label": "90 次",
+    },
 ]
 
 
@@ -57,7 +67,7 @@ def test_exploring_show_displays_a_vega_spec_and_no_script(monkeypatch):
     shown = _shown(monkeypatch)
     ctx = notebook.open_section("2022Q1", section="sms")  # no figures_dir: exploring
     ctx.show(charts.sms_chart(SMS_ROWS), "services")
-    (data, options), = shown
+    ((data, options),) = shown
     assert set(data) == {render.VEGA_MIMETYPE, "image/png", "text/plain"}
     assert options["metadata"][render.VEGA_MIMETYPE]["embed_options"]["defaultStyle"] is False
     spec = data[render.VEGA_MIMETYPE]
@@ -78,7 +88,7 @@ def test_publishing_show_is_unchanged(monkeypatch, tmp_path):
     render.reset_chart_ids()
     ctx = notebook.open_section("2022Q1", "", str(tmp_path / "figs"), section="sms")
     ctx.show(charts.sms_chart(SMS_ROWS), "services")
-    (bundle, options), = shown
+    ((bundle, options),) = shown
     assert options == {"raw": True}
     assert render.CHART_RE.match(bundle["text/html"]).group("id") == "chart-sms-services"
     assert render.VEGALITE_MIMETYPE in bundle and render.VEGA_MIMETYPE not in bundle
@@ -181,8 +191,9 @@ def test_notebook_runs_in_jupyterlab_with_its_charts_drawn(lab_page, lab_browser
     assert b"vegaEmbed" not in saved
 
 
-def test_a_saved_notebook_reopens_untrusted_with_its_charts(lab_page, lab_browser, sample_root,
-                                                            session_cache, home, tmp_path):
+def test_a_saved_notebook_reopens_untrusted_with_its_charts(
+    lab_page, lab_browser, sample_root, session_cache, home, tmp_path
+):
     path = paths.NOTEBOOKS / "inbound.ipynb"
     run = _run(lab_page, path)
     folder = tmp_path / "saved"

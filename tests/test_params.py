@@ -21,8 +21,12 @@ def write(folder, text: str) -> None:
 
 def test_defaults_without_a_file(params_dir):
     p = load_params("2022Q2")
-    assert (p.label, p.service_level_seconds, p.service_level_target, p.data_as_of) == \
-        ("2022年第2期", 20.0, 0.80, "2022-06-30")
+    assert (p.label, p.service_level_seconds, p.service_level_target, p.data_as_of) == (
+        "2022年第2期",
+        20.0,
+        0.80,
+        "2022-06-30",
+    )
 
 
 def test_a_fractional_threshold_is_accepted(params_dir):
@@ -31,16 +35,19 @@ def test_a_fractional_threshold_is_accepted(params_dir):
     assert (p.service_level_seconds, p.service_level_target) == (20.5, 0.9)
 
 
-@pytest.mark.parametrize(("text", "key", "value", "allowed"), [
-    ("service_level_target: 80\n", "service_level_target", "80.0", "0.80 for 80%"),
-    ("service_level_target: 0\n", "service_level_target", "0.0", "at most 1"),
-    ("service_level_seconds: 0\n", "service_level_seconds", "0.0", "more than 0"),
-    ("service_level_seconds: 601\n", "service_level_seconds", "601.0", "at most 600"),
-    ("service_level_seconds: twenty\n", "service_level_seconds", "'twenty'", "a number"),
-    ("label: ''\n", "label", "''", "must not be empty"),
-    ("data_as_of: '2022-13-01'\n", "data_as_of", "'2022-13-01'", "YYYY-MM-DD"),
-    ("centre: 7\n", "centre", "7", "must be text"),
-])
+@pytest.mark.parametrize(
+    ("text", "key", "value", "allowed"),
+    [
+        ("service_level_target: 80\n", "service_level_target", "80.0", "0.80 for 80%"),
+        ("service_level_target: 0\n", "service_level_target", "0.0", "at most 1"),
+        ("service_level_seconds: 0\n", "service_level_seconds", "0.0", "more than 0"),
+        ("service_level_seconds: 601\n", "service_level_seconds", "601.0", "at most 600"),
+        ("service_level_seconds: twenty\n", "service_level_seconds", "'twenty'", "a number"),
+        ("label: ''\n", "label", "''", "must not be empty"),
+        ("data_as_of: '2022-13-01'\n", "data_as_of", "'2022-13-01'", "YYYY-MM-DD"),
+        ("centre: 7\n", "centre", "7", "must be text"),
+    ],
+)
 def test_bad_values_are_refused_with_file_key_value_and_rule(params_dir, text, key, value, allowed):
     write(params_dir, text)
     with pytest.raises(ParamsError) as caught:

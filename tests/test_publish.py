@@ -188,7 +188,8 @@ def test_every_reference_figure_is_printed(published_out, published_sample):
         if isinstance(printed, str):
             # A fall prints in words: -137 as `减少 137 笔`, -47.57% as `降幅 47.57%`.
             falls = printed.startswith("-") and re.search(
-                rf"(减少|下降|降幅|降低)\s*{re.escape(printed[1:])}(?!\d)", text)
+                rf"(减少|下降|降幅|降低)\s*{re.escape(printed[1:])}(?!\d)", text
+            )
             if not (appears(printed, text) or falls):
                 missing.append((key, printed))
         elif key == "video.business":
@@ -208,8 +209,9 @@ def test_every_reference_figure_is_printed(published_out, published_sample):
     assert missing == []
 
 
-def test_metrics_json_nested_and_dotted_equal_the_figures(published_out, sample_root, session_cache,
-                                                         tmp_path, monkeypatch):
+def test_metrics_json_nested_and_dotted_equal_the_figures(
+    published_out, sample_root, session_cache, tmp_path, monkeypatch
+):
     doc = json.loads((published_out / Q / "metrics.json").read_text(encoding="utf-8"))
     # Figures computed afresh in this process; only the validated tables are reused.
     shutil.copytree(session_cache / "validated", tmp_path / "cache" / "validated")
@@ -309,7 +311,8 @@ def test_about_panel_lists_every_input_with_its_sha256(published_sample, sample_
     expected = {
         f"{quarter}/{p.name}": p
         for quarter in (Q, PRIOR)
-        for p in (sample_root / quarter).iterdir() if p.name.endswith((".csv", ".csv.gz"))
+        for p in (sample_root / quarter).iterdir()
+        if p.name.endswith((".csv", ".csv.gz"))
     }
     assert len(expected) == 24
     assert sorted(rows) == sorted(expected)
@@ -396,8 +399,9 @@ def test_republish_runs_only_stale_sections_and_make_sees_up_to_date(no_prior, s
     assert _sections_run(again.stdout) == []
 
     key_work = no_prior.data / Q / "editorial" / "key_work.md"
-    key_work.write_text(key_work.read_text(encoding="utf-8") + "\n\n本期补记：热线系统完成扩容。\n",
-                        encoding="utf-8")
+    key_work.write_text(
+        key_work.read_text(encoding="utf-8") + "\n\n本期补记：热线系统完成扩容。\n", encoding="utf-8"
+    )
     edited = run_cli("publish", Q, data=no_prior.data, out=no_prior.out, cache=session_cache)
     assert edited.returncode == 0, edited.stdout + edited.stderr
     assert "sections: 1 to run" in edited.stdout
@@ -405,9 +409,11 @@ def test_republish_runs_only_stale_sections_and_make_sees_up_to_date(no_prior, s
     assert "本期补记：热线系统完成扩容。" in reader_text(no_prior.issue)
 
     make = subprocess.run(
-        ["make", "--no-print-directory", "quarter", f"Q={Q}", f"DATA={no_prior.data}",
-         f"OUT={no_prior.out}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        ["make", "--no-print-directory", "quarter", f"Q={Q}", f"DATA={no_prior.data}", f"OUT={no_prior.out}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env=make_env(session_cache),
     )
     output = make.stdout + make.stderr
@@ -428,8 +434,9 @@ def _tree_digests(issue_dir: Path) -> dict[str, str]:
     return digests
 
 
-def test_failed_section_leaves_the_last_issue_unchanged(published_out, sample_root, session_cache,
-                                                        tmp_path, monkeypatch):
+def test_failed_section_leaves_the_last_issue_unchanged(
+    published_out, sample_root, session_cache, tmp_path, monkeypatch
+):
     # The real publisher, run on a copy of the published sample with a copy of the
     # notebooks in which the awards notebook raises in its last cell: only that
     # section is stale, it fails, and nothing published may change.
@@ -442,10 +449,16 @@ def test_failed_section_leaves_the_last_issue_unchanged(published_out, sample_ro
     shutil.copytree(paths.NOTEBOOKS, notebooks)
     awards = notebooks / "awards.ipynb"
     nb = json.loads(awards.read_text(encoding="utf-8"))
-    nb["cells"].append({
-        "cell_type": "code", "execution_count": None, "id": "deliberate-failure", "metadata": {},
-        "outputs": [], "source": ["raise RuntimeError('deliberate failure 故意失败')"],
-    })
+    nb["cells"].append(
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "deliberate-failure",
+            "metadata": {},
+            "outputs": [],
+            "source": ["raise RuntimeError('deliberate failure 故意失败')"],
+        }
+    )
     awards.write_text(json.dumps(nb, ensure_ascii=False, indent=1), encoding="utf-8")
     monkeypatch.setattr(paths, "NOTEBOOKS", notebooks)
     monkeypatch.setattr(paths, "CACHE", session_cache)
@@ -467,7 +480,11 @@ def _would_publish(data: Path, out: Path, cache: Path) -> bool:
     """Whether `make quarter` would run the publisher (`make -n` prints, runs nothing)."""
     result = subprocess.run(
         ["make", "-n", "--no-print-directory", "quarter", f"Q={Q}", f"DATA={data}", f"OUT={out}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, env=make_env(cache),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=make_env(cache),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return "helpers.publish.cli publish" in result.stdout

@@ -14,18 +14,21 @@ METRICS = {
     "prior_quarter": "2021Q1",
     "inbound": {
         "general": {"requests": 337800, "answer_rate": 18911 / 20000},
-        "credit_card": {"answered": 209100, "outsourced_answered": 85500,
-                        "outsourced_share": 85500 / 209100},
+        "credit_card": {"answered": 209100, "outsourced_answered": 85500, "outsourced_share": 85500 / 209100},
     },
-    "tickets": {"complaint_tickets": 151, "complaint_tickets_change": -137,
-                "complaint_tickets_yoy": -137 / 288},
+    "tickets": {
+        "complaint_tickets": 151,
+        "complaint_tickets_change": -137,
+        "complaint_tickets_yoy": -137 / 288,
+    },
     "smart": {"diversion_rate_change_pp": 0.0334},
-    "training": {"sessions": 616, "sessions_yoy": 108 / 508, "hours": 4141.99,
-                 "attendances": 9000},
-    "video": {"business": [
-        {"type": "理财咨询", "count": 444, "share": 444 / 751},
-        {"type": "手机发证", "count": 115, "share": 115 / 751},
-    ]},
+    "training": {"sessions": 616, "sessions_yoy": 108 / 508, "hours": 4141.99, "attendances": 9000},
+    "video": {
+        "business": [
+            {"type": "理财咨询", "count": 444, "share": 444 / 751},
+            {"type": "手机发证", "count": 115, "share": 115 / 751},
+        ]
+    },
     "awards": [
         {"category": "综合优秀班组", "months": [2, 3], "winner": "综合3组", "leader": "赵玲"},
         {"category": "综合绩效之星", "months": [1, 2, 3], "winner": "李怡珊", "leader": None},

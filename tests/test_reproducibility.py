@@ -46,8 +46,10 @@ def test_issue_files_are_byte_identical(published_out, second_out, name):
         # Show where they part, to find what leaked (a path, a time, an order).
         a, b = first.read_text(encoding="utf-8"), second.read_text(encoding="utf-8")
         at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-        pytest.fail(f"{name} differs at char {at}:\n first: {a[max(0, at - 120):at + 120]!r}\n"
-                    f"second: {b[max(0, at - 120):at + 120]!r}")
+        pytest.fail(
+            f"{name} differs at char {at}:\n first: {a[max(0, at - 120) : at + 120]!r}\n"
+            f"second: {b[max(0, at - 120) : at + 120]!r}"
+        )
 
 
 def test_issue_does_not_name_its_output_or_cache_folder(published_out, second_out):

@@ -27,8 +27,17 @@ from helpers.devtools import sample
 
 REFERENCE = yaml.safe_load((paths.REFERENCE / "2022Q1.yaml").read_text(encoding="utf-8"))
 PRINTED = {key: entry["printed"] for key, entry in REFERENCE["figures"].items()}
-SMALL_FILES = ("online_chats", "video_sessions", "surveys", "sms_batches", "feedback",
-               "tickets", "kb_changes", "training", "awards")
+SMALL_FILES = (
+    "online_chats",
+    "video_sessions",
+    "surveys",
+    "sms_batches",
+    "feedback",
+    "tickets",
+    "kb_changes",
+    "training",
+    "awards",
+)
 
 
 # --- an independent formatter: METRICS.md's printing rules -------------------
@@ -66,15 +75,16 @@ def read(folder: Path, name: str, usecols: list[str] | None = None) -> pd.DataFr
     table = pcsv.read_csv(
         folder / f"{name}.csv",
         convert_options=pcsv.ConvertOptions(
-            column_types={c: pa.string() for c in columns},
-            strings_can_be_null=False, include_columns=usecols),
+            column_types={c: pa.string() for c in columns}, strings_can_be_null=False, include_columns=usecols
+        ),
     )
     return table.to_pandas()
 
 
 def seconds_between(later: pd.Series, earlier: pd.Series) -> pd.Series:
-    return (pd.to_datetime(later, format="ISO8601") - pd.to_datetime(earlier, format="ISO8601")
-            ).dt.total_seconds()
+    return (
+        pd.to_datetime(later, format="ISO8601") - pd.to_datetime(earlier, format="ISO8601")
+    ).dt.total_seconds()
 
 
 def answer_counts(frame: pd.DataFrame) -> dict[str, int]:
@@ -121,21 +131,24 @@ def figures(root: Path) -> dict[str, object]:
     outbound = read(now, "outbound_calls")
     out["outbound.services"] = str(outbound["service"].nunique())
     out["outbound.calls"] = wan(len(outbound))
-    out["outbound.calls_yoy"] = yoy(len(outbound), len(read(before, "outbound_calls",
-                                                             usecols=["call_id"])))
+    out["outbound.calls_yoy"] = yoy(len(outbound), len(read(before, "outbound_calls", usecols=["call_id"])))
 
     def smart_counts(folder: Path) -> dict[str, int]:
         s = read(folder, "smart_sessions")
         robot = s.loc[s["channel"] == "文本机器人"]
         voice_nav = s.loc[s["channel"] == "语音导航"]
         others = len(read(folder, "inbound_calls", usecols=["call_id"])) + len(
-            read(folder, "online_chats", usecols=["chat_id"]))
+            read(folder, "online_chats", usecols=["chat_id"])
+        )
         return {
-            "sessions": len(s), "resolved": int((s["transferred"] == "0").sum()),
-            "robot": len(robot), "robot_resolved": int((robot["transferred"] == "0").sum()),
+            "sessions": len(s),
+            "resolved": int((s["transferred"] == "0").sum()),
+            "robot": len(robot),
+            "robot_resolved": int((robot["transferred"] == "0").sum()),
             "questions": int(robot["questions"].astype(int).sum()),
             "standard": int(robot["standard_answers"].astype(int).sum()),
-            "voice": len(voice_nav), "recognized": int((voice_nav["recognized"] == "1").sum()),
+            "voice": len(voice_nav),
+            "recognized": int((voice_nav["recognized"] == "1").sum()),
             "others": others,
         }
 
@@ -157,8 +170,9 @@ def figures(root: Path) -> dict[str, object]:
     typed = video.loc[video["business_type"] != "", "business_type"].value_counts()
     ranked = sorted(typed.items(), key=lambda kv: (-kv[1], kv[0]))
     out["video.sessions"] = str(len(video))
-    out["video.business"] = [{"type": t, "count": int(n), "share": pct(int(n), int(typed.sum()))}
-                             for t, n in ranked]
+    out["video.business"] = [
+        {"type": t, "count": int(n), "share": pct(int(n), int(typed.sum()))} for t, n in ranked
+    ]
 
     sms = read(now, "sms_batches")
     out["sms.services"] = str(sms["service"].nunique())
@@ -195,7 +209,8 @@ def figures(root: Path) -> dict[str, object]:
     out["knowledge_base.items"] = str(len(kb))
     out["knowledge_base.sections_reviewed"] = str(kb.loc[kb["action"] == "梳理优化", "section"].nunique())
     out["knowledge_base.knowledge_points"] = str(
-        kb.loc[kb["action"].isin(["新增", "优化"]), "knowledge_points"].astype(int).sum())
+        kb.loc[kb["action"].isin(["新增", "优化"]), "knowledge_points"].astype(int).sum()
+    )
 
     training = read(now, "training")
     sessions_before = read(before, "training")["session_id"].nunique()
@@ -213,12 +228,22 @@ def figures(root: Path) -> dict[str, object]:
         for month, winner, leader in zip(rows["month"], rows["winner"], rows["leader"], strict=True):
             m = int(month[5:7])
             last = merged[-1] if merged else None
-            if (last and last["category"] == category and last["winner"] == winner
-                    and last["months"][-1] == m - 1):
+            if (
+                last
+                and last["category"] == category
+                and last["winner"] == winner
+                and last["months"][-1] == m - 1
+            ):
                 last["months"].append(m)
             else:
-                merged.append({"category": category, "months": [m], "winner": winner,
-                               **({"leader": leader} if leader else {})})
+                merged.append(
+                    {
+                        "category": category,
+                        "months": [m],
+                        "winner": winner,
+                        **({"leader": leader} if leader else {}),
+                    }
+                )
     out["awards"] = merged
     return out
 
@@ -231,8 +256,7 @@ def computed(sample_root: Path) -> dict[str, object]:
 # --- the reference figures --------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", sorted(k for k, e in REFERENCE["figures"].items()
-                                       if "inconsistent" not in e))
+@pytest.mark.parametrize("key", sorted(k for k, e in REFERENCE["figures"].items() if "inconsistent" not in e))
 def test_every_consistent_reference_figure_is_reproduced(computed: dict, key: str) -> None:
     assert computed[key] == PRINTED[key]
 
@@ -256,8 +280,12 @@ def test_files_hold_the_target_table(sample_root: Path) -> None:
         folder = sample_root / quarter
         inbound = read(folder, "inbound_calls")
         general = answer_counts(inbound.loc[inbound["line"] == "综合"])
-        assert general == {"requests": t["general.requests"], "answered": t["general.answered"],
-                           "within": t["general.within_t"], "outsourced": t["general.outsourced"]}
+        assert general == {
+            "requests": t["general.requests"],
+            "answered": t["general.answered"],
+            "within": t["general.within_t"],
+            "outsourced": t["general.outsourced"],
+        }
         assert len(read(folder, "tickets")) == t["tickets.total"]
         training = read(folder, "training")
         assert training["staff_id"].nunique() == t["training.staff"]
@@ -351,14 +379,16 @@ def test_complaint_tickets_come_from_complaints(sample_root: Path) -> None:
 
 
 def test_arrival_curves_are_realistic(sample_root: Path) -> None:
-    requested = pd.to_datetime(read(sample_root / "2022Q1", "inbound_calls",
-                                    usecols=["requested_at"])["requested_at"])
+    requested = pd.to_datetime(
+        read(sample_root / "2022Q1", "inbound_calls", usecols=["requested_at"])["requested_at"]
+    )
     per_hour = requested.dt.hour.value_counts()
     assert per_hour[10] > 5 * per_hour[3] > 0  # busy mornings, a little traffic at night
     assert per_hour[15] > per_hour[12]  # afternoon peak above the lunch dip
     per_day = requested.dt.normalize().value_counts()
     weekdays = per_day[per_day.index.day_of_week < 5].drop(
-        pd.date_range("2022-01-31", "2022-02-06"), errors="ignore")
+        pd.date_range("2022-01-31", "2022-02-06"), errors="ignore"
+    )
     festival = per_day[pd.date_range("2022-02-01", "2022-02-05")]
     assert festival.mean() < 0.7 * weekdays.mean()
     sundays = per_day[per_day.index.day_of_week == 6].drop(pd.Timestamp("2022-01-30"))
@@ -419,8 +449,9 @@ def test_scale_multiplies_volumes_and_keeps_rates(tmp_path: Path) -> None:
     assert len(tickets) == 2 * 34309
     assert yoy(len(tickets), len(tickets_before)) == PRINTED["tickets.total_yoy"]
     hq = int(((tickets["ticket_type"] == "投诉") & (tickets["routed_to"] == "总行部室")).sum())
-    hq_before = int(((tickets_before["ticket_type"] == "投诉")
-                     & (tickets_before["routed_to"] == "总行部室")).sum())
+    hq_before = int(
+        ((tickets_before["ticket_type"] == "投诉") & (tickets_before["routed_to"] == "总行部室")).sum()
+    )
     assert yoy(hq, hq_before) == PRINTED["tickets.hq_complaint_tickets_yoy"]
     video = read(now, "video_sessions")
     typed = video.loc[video["business_type"] != "", "business_type"].value_counts()
@@ -436,8 +467,10 @@ def test_scale_two_keeps_the_smart_rates(tmp_path: Path) -> None:
     s = read(tmp_path, "smart_sessions")
     robot = s.loc[s["channel"] == "文本机器人"]
     assert len(robot) == 2 * 189860
-    assert pct(int(robot["standard_answers"].astype(int).sum()),
-               int(robot["questions"].astype(int).sum())) == PRINTED["robot.standard_answer_rate"]
+    assert (
+        pct(int(robot["standard_answers"].astype(int).sum()), int(robot["questions"].astype(int).sum()))
+        == PRINTED["robot.standard_answer_rate"]
+    )
     assert pct(int((robot["transferred"] == "0").sum()), len(robot)) == PRINTED["robot.text_diversion_rate"]
 
 

@@ -97,8 +97,20 @@ def test_instructions_name_every_extract_and_prior_year_folder(roots):
     lines: list[str] = []
     scaffold.new_quarter("2022Q2", data, params, emit=lines.append)
     text = "\n".join(lines)
-    names = ["inbound_calls", "online_chats", "outbound_calls", "smart_sessions", "video_sessions",
-             "surveys", "sms_batches", "feedback", "tickets", "kb_changes", "training", "awards"]
+    names = [
+        "inbound_calls",
+        "online_chats",
+        "outbound_calls",
+        "smart_sessions",
+        "video_sessions",
+        "surveys",
+        "sms_batches",
+        "feedback",
+        "tickets",
+        "kb_changes",
+        "training",
+        "awards",
+    ]
     for name in names:
         assert f"{name}.csv" in text and f"{name}.csv.gz" in text
     assert str(data / "2022Q2") in text

@@ -220,49 +220,77 @@ def rate_change(x: float | None, up: str = "提升", down: str = "下降") -> st
 # --- key -> how it prints -------------------------------------------------
 
 _WAN_KEYS = (
-    "inbound.general.requests", "inbound.general.answered",
+    "inbound.general.requests",
+    "inbound.general.answered",
     "inbound.general.outsourced_answered",
-    "inbound.credit_card.requests", "inbound.credit_card.answered",
+    "inbound.credit_card.requests",
+    "inbound.credit_card.answered",
     "inbound.credit_card.outsourced_answered",
-    "online.requests", "online.answered",
+    "online.requests",
+    "online.answered",
     "satisfaction.responses",
     "outbound.calls",
-    "smart.sessions", "smart.resolved", "robot.sessions", "voice_nav.sessions",
+    "smart.sessions",
+    "smart.resolved",
+    "robot.sessions",
+    "voice_nav.sessions",
     "sms.recipients",
     "training.attendances",
 )
 _COUNT_KEYS = (
-    "outbound.services", "video.sessions", "sms.services",
-    "feedback.items", "feedback.optimized", "feedback.planned", "feedback.pending",
-    "tickets.total", "tickets.complaints_received", "tickets.complaints_converted",
-    "tickets.complaint_tickets", "tickets.branch_complaint_tickets",
+    "outbound.services",
+    "video.sessions",
+    "sms.services",
+    "feedback.items",
+    "feedback.optimized",
+    "feedback.planned",
+    "feedback.pending",
+    "tickets.total",
+    "tickets.complaints_received",
+    "tickets.complaints_converted",
+    "tickets.complaint_tickets",
+    "tickets.branch_complaint_tickets",
     "tickets.hq_complaint_tickets",
-    "knowledge_base.items", "knowledge_base.sections_reviewed",
+    "knowledge_base.items",
+    "knowledge_base.sections_reviewed",
     "knowledge_base.knowledge_points",
     "training.sessions",
 )
 _PCT_KEYS = (
-    "inbound.general.answer_rate", "inbound.general.service_level",
+    "inbound.general.answer_rate",
+    "inbound.general.service_level",
     "inbound.general.outsourced_share",
-    "inbound.credit_card.answer_rate", "inbound.credit_card.service_level",
+    "inbound.credit_card.answer_rate",
+    "inbound.credit_card.service_level",
     "inbound.credit_card.outsourced_share",
-    "online.answer_rate", "online.service_level", "online.satisfaction",
-    "satisfaction.very_satisfied_rate", "satisfaction.satisfied_rate",
+    "online.answer_rate",
+    "online.service_level",
+    "online.satisfaction",
+    "satisfaction.very_satisfied_rate",
+    "satisfaction.satisfied_rate",
     "outbound.connect_rate",
     "smart.diversion_rate",
-    "robot.standard_answer_rate", "robot.text_diversion_rate",
+    "robot.standard_answer_rate",
+    "robot.text_diversion_rate",
     "voice_nav.recognition_rate",
     "video.satisfaction",
 )
 _YOY_KEYS = (
-    "inbound.general.requests_yoy", "inbound.credit_card.requests_yoy",
-    "online.requests_yoy", "outbound.calls_yoy", "smart.sessions_yoy",
-    "robot.sessions_yoy", "tickets.total_yoy", "tickets.complaint_tickets_yoy",
-    "tickets.branch_complaint_tickets_yoy", "tickets.hq_complaint_tickets_yoy",
+    "inbound.general.requests_yoy",
+    "inbound.credit_card.requests_yoy",
+    "online.requests_yoy",
+    "outbound.calls_yoy",
+    "smart.sessions_yoy",
+    "robot.sessions_yoy",
+    "tickets.total_yoy",
+    "tickets.complaint_tickets_yoy",
+    "tickets.branch_complaint_tickets_yoy",
+    "tickets.hq_complaint_tickets_yoy",
     "training.sessions_yoy",
 )
 _CHANGE_KEYS = (
-    "tickets.complaint_tickets_change", "tickets.branch_complaint_tickets_change",
+    "tickets.complaint_tickets_change",
+    "tickets.branch_complaint_tickets_change",
     "tickets.hq_complaint_tickets_change",
 )
 
@@ -294,10 +322,7 @@ def _text(value: Any) -> str:
 
 def business_items(items: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """video.business -> its printed items: [{"type", "count" (int), "share" ("59.12%")}]."""
-    return [
-        {"type": str(i["type"]), "count": int(i["count"]), "share": pct(i["share"])}
-        for i in items
-    ]
+    return [{"type": str(i["type"]), "count": int(i["count"]), "share": pct(i["share"])} for i in items]
 
 
 def award_items(items: list[Mapping[str, Any]]) -> list[dict[str, Any]]:

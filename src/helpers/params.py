@@ -66,9 +66,7 @@ def load_params(quarter: str) -> IssueParams:
         elif isinstance(default, str) and isinstance(value, date):
             value = value.isoformat()
         if not isinstance(value, type(default)):
-            raise ParamsError(
-                f"{path}: {key} = {value!r}: must be {_KINDS[type(default)]} ({RULES[key]})"
-            )
+            raise ParamsError(f"{path}: {key} = {value!r}: must be {_KINDS[type(default)]} ({RULES[key]})")
         problem = _check(key, value)
         if problem:
             raise ParamsError(f"{path}: {key} = {value!r}: {problem}")

@@ -201,7 +201,8 @@ class Report:
     def count(self, file: str | None = None, rule: str | None = None) -> int:
         """Exact number of problems, optionally only of one file and/or rule."""
         return sum(
-            n for (f, r), n in self.counts.items()
+            n
+            for (f, r), n in self.counts.items()
             if (file is None or f == file) and (rule is None or r == rule)
         )
 
@@ -221,14 +222,16 @@ class Report:
         for (f, r), n in self.counts.items():
             if n:
                 by_file.setdefault(f, {}).setdefault(r, [])
-        for p in sorted(self.problems, key=lambda p: (p.line or 0)):
+        for p in sorted(self.problems, key=lambda p: p.line or 0):
             by_file.setdefault(p.file, {}).setdefault(p.rule, []).append(p)
         for f in sorted(by_file, key=_file_order):
             # Rules in the order their first example appears in the file.
-            rules = dict(sorted(
-                by_file[f].items(),
-                key=lambda item: min((p.line or 0 for p in item[1]), default=0),
-            ))
+            rules = dict(
+                sorted(
+                    by_file[f].items(),
+                    key=lambda item: min((p.line or 0 for p in item[1]), default=0),
+                )
+            )
             file_total = sum(self.counts.get((f, r), len(ps)) for r, ps in rules.items())
             lines.append("")
             lines.append(f"{f} — {_plural(file_total, 'problem')}")
@@ -272,9 +275,7 @@ def quarter_available(quarter: str, data_root: Path | None = None) -> bool:
     return paths.quarter_dir(quarter, _root(data_root)).is_dir()
 
 
-def validate_quarter(
-    quarter: str, data_root: Path | None = None, *, cache: bool = True
-) -> Report:
+def validate_quarter(quarter: str, data_root: Path | None = None, *, cache: bool = True) -> Report:
     """Validate every extract of `quarter` in `<data_root>/<quarter>/`.
 
     Takes the quarter name (`YYYYQn`, raises QuarterError otherwise) and the data
@@ -417,13 +418,11 @@ def _validate_file(
     plain, gz = folder / f"{spec.name}.csv", folder / f"{spec.name}.csv.gz"
     if plain.is_file() and gz.is_file():
         result = _FileResult(plain.name)
-        result.add(Problem(plain.name, None, None, None,
-                           R_BOTH_FILES.format(csv=plain.name, gz=gz.name)))
+        result.add(Problem(plain.name, None, None, None, R_BOTH_FILES.format(csv=plain.name, gz=gz.name)))
         return result, None
     if not plain.is_file() and not gz.is_file():
         result = _FileResult(plain.name)
-        result.add(Problem(plain.name, None, None, None,
-                           R_MISSING_FILE.format(section=spec.section)))
+        result.add(Problem(plain.name, None, None, None, R_MISSING_FILE.format(section=spec.section)))
         return result, None
     path = plain if plain.is_file() else gz
     sha = _sha256(path, memo=cache)
@@ -553,12 +552,17 @@ def _scan(path: Path, encoding: str) -> _Scan:
             valid = data
         except UnicodeDecodeError as e:
             if e.end == len(data) and len(data) - e.start < 4:
-                valid, pending = data[: e.start], data[e.start:]
+                valid, pending = data[: e.start], data[e.start :]
                 text = valid.decode(encoding)
             else:
                 prefix = data[: e.start]
-                return _Scan(False, size + e.start, newlines + prefix.count(b"\n") + 1,
-                             multibyte + len(prefix) - len(prefix.decode(encoding)), bom=bom)
+                return _Scan(
+                    False,
+                    size + e.start,
+                    newlines + prefix.count(b"\n") + 1,
+                    multibyte + len(prefix) - len(prefix.decode(encoding)),
+                    bom=bom,
+                )
         multibyte += len(valid) - len(text)
         newlines += valid.count(b"\n")
         quotes += valid.count(b'"')
@@ -614,8 +618,15 @@ class _Collector:
         if self.count(rule, 1):
             self.direct.append(Problem(self.file, line, column, value, rule))
 
-    def rows(self, rule: str, column: str | None, index: np.ndarray, values: pa.Array,
-             base: int, refs: np.ndarray | None = None) -> None:
+    def rows(
+        self,
+        rule: str,
+        column: str | None,
+        index: np.ndarray,
+        values: pa.Array,
+        base: int,
+        refs: np.ndarray | None = None,
+    ) -> None:
         """Record rows `index` (batch-relative) breaking `rule`; values = column values."""
         if not len(index):
             return
@@ -628,8 +639,9 @@ class _Collector:
                 ref = None if refs is None else int(refs[i])
                 out.append((base + int(row), column, text, ref))
 
-    def listed(self, rule: str, column: str | None, total: int,
-               examples: list[tuple[int, str, int | None]]) -> None:
+    def listed(
+        self, rule: str, column: str | None, total: int, examples: list[tuple[int, str, int | None]]
+    ) -> None:
         """Record `total` records breaking `rule`; `examples` are the first of them, in
         order, as (record, value, referenced record or None)."""
         room = self.count(rule, total)
@@ -657,7 +669,7 @@ class _Collector:
                 if ref is not None:
                     value = f"{value} (first seen on line {line_of(ref)})"
                 problems.append(Problem(self.file, line_of(rec), column, value, rule))
-        return sorted(problems, key=lambda p: (p.line or 0))
+        return sorted(problems, key=lambda p: p.line or 0)
 
 
 def _read_header(path: Path, encoding: str) -> tuple[list[str], int] | None:
@@ -676,9 +688,7 @@ def _text_stream(path: Path, encoding: str):
     return open(path, encoding=encoding, newline="")
 
 
-def _parse_file(
-    spec: schema.FileSpec, path: Path, q: Quarter, parquet_path: Path | None
-) -> _FileResult:
+def _parse_file(spec: schema.FileSpec, path: Path, q: Quarter, parquet_path: Path | None) -> _FileResult:
     """Validate one extract file; write its typed table to `parquet_path` when valid.
 
     Takes the file's contract, its path and the quarter; returns the file's
@@ -745,8 +755,9 @@ def _parse_file(
         # the file; DuckDB then finds repeated keys out of core (_check_unique).
         keys = _KeyWriter(Path(scratch), spec.key) if has_key else None
         try:
-            for batch in _stream_batches(path, encoding, names, present, positions,
-                                         header_lines, invalid_rows):
+            for batch in _stream_batches(
+                path, encoding, names, present, positions, header_lines, invalid_rows
+            ):
                 typed = _check_batch(spec, present, batch, q, records, sink)
                 if keys is not None:
                     keys.write(records, [pc.utf8_trim_whitespace(batch.column(k)) for k in spec.key])
@@ -767,14 +778,12 @@ def _parse_file(
     # Editor lines: record index + header lines + 1 is exact unless the file has
     # blank lines, quoted newlines, lone CRs, or rows pyarrow skipped.
     fast_exact = (
-        not invalid_rows[0] and not scan.lone_cr and not read_failed
-        and scan.lines == header_lines + records
+        not invalid_rows[0] and not scan.lone_cr and not read_failed and scan.lines == header_lines + records
     )
     need_scan = read_failed or invalid_rows[0] or scan.quotes % 2 == 1
     line_of = {}
     if need_scan or (sink.any and not fast_exact):
-        found = _record_lines(path, encoding, len(names), sink.needed_records(), sink,
-                              header_lines, result)
+        found = _record_lines(path, encoding, len(names), sink.needed_records(), sink, header_lines, result)
         line_of, records_total = found
         result.rows = records_total
     else:
@@ -807,7 +816,9 @@ def _stream_batches(path, encoding, names, present, positions, header_lines, inv
     auto = [f"c{i}" for i in range(len(names))]
     include = [auto[positions[c.name]] for c in present]
     read_options = pacsv.ReadOptions(
-        column_names=auto, skip_rows=header_lines, block_size=_BLOCK_SIZE,
+        column_names=auto,
+        skip_rows=header_lines,
+        block_size=_BLOCK_SIZE,
         encoding="utf8" if encoding == "utf-8" else encoding,
     )
 
@@ -817,14 +828,17 @@ def _stream_batches(path, encoding, names, present, positions, header_lines, inv
 
     parse_options = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid)
     convert_options = pacsv.ConvertOptions(
-        column_types={a: pa.string() for a in include}, include_columns=include,
-        strings_can_be_null=False, quoted_strings_can_be_null=False,
+        column_types={a: pa.string() for a in include},
+        include_columns=include,
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
         check_utf8=False,  # _scan has already decoded every byte
     )
     source = pa.input_stream(str(path), compression="gzip" if _is_gz(path) else None)
     with source:
-        reader = pacsv.open_csv(source, read_options=read_options,
-                                parse_options=parse_options, convert_options=convert_options)
+        reader = pacsv.open_csv(
+            source, read_options=read_options, parse_options=parse_options, convert_options=convert_options
+        )
         rename = {auto[positions[c.name]]: c.name for c in present}
         for batch in reader:
             if batch.num_rows:
@@ -863,8 +877,7 @@ def _record_lines(path, encoding, n_fields, needed, sink, header_lines, result):
                         record[-1] = record[-1][: -len(sentinel)]
                     total += 1
                     if len(record) != n_fields:
-                        sink.problem(start, None, _row_text(record),
-                                     R_FIELD_COUNT.format(n=n_fields))
+                        sink.problem(start, None, _row_text(record), R_FIELD_COUNT.format(n=n_fields))
                     else:
                         if good in needed:
                             line_of[good] = start
@@ -996,16 +1009,18 @@ def _to_datetimes(filled: pa.Array, ok: np.ndarray, *, with_time: bool):
     return out, ok
 
 
-def _check_batch(spec: schema.FileSpec, present_cols, batch: pa.RecordBatch, q: Quarter,
-                 base: int, sink: _Collector) -> list[pa.Array]:
+def _check_batch(
+    spec: schema.FileSpec, present_cols, batch: pa.RecordBatch, q: Quarter, base: int, sink: _Collector
+) -> list[pa.Array]:
     """Check one batch against the file's contract; return its typed columns."""
     checked = {c.name: _check_column(c, batch.column(c.name), base, sink) for c in present_cols}
     start = checked.get(spec.start)
     if start is not None:
         lo, hi = np.datetime64(q.start, "us"), np.datetime64(q.end, "us")
         outside = start.ok & ((start.values < lo) | (start.values >= hi))
-        rule = R_PERIOD.format(column=spec.start, quarter=q, first=q.first_day,
-                               last=q.end.date() - timedelta(days=1))
+        rule = R_PERIOD.format(
+            column=spec.start, quarter=q, first=q.first_day, last=q.end.date() - timedelta(days=1)
+        )
         sink.rows(rule, spec.start, np.flatnonzero(outside), start.trimmed, base)
     for rule in spec.rules:
         _check_cross(rule, checked, base, sink)
@@ -1020,38 +1035,41 @@ def _check_batch(spec: schema.FileSpec, present_cols, batch: pa.RecordBatch, q: 
     return out
 
 
-def _check_cross(rule: tuple[str, ...], checked: dict[str, _Checked], base: int,
-                 sink: _Collector) -> None:
+def _check_cross(rule: tuple[str, ...], checked: dict[str, _Checked], base: int, sink: _Collector) -> None:
     kind = rule[0]
     if kind == "after":
         a, b = (checked.get(x) for x in rule[1:])
         if a is None or b is None:
             return
         mask = a.ok & b.ok & (b.values < a.values)
-        sink.rows(R_AFTER.format(a=rule[1], b=rule[2]), rule[2], np.flatnonzero(mask),
-                  b.trimmed, base)
+        sink.rows(R_AFTER.format(a=rule[1], b=rule[2]), rule[2], np.flatnonzero(mask), b.trimmed, base)
     elif kind == "le":
         a, b = (checked.get(x) for x in rule[1:])
         if a is None or b is None:
             return
         mask = a.ok & b.ok & (a.values > b.values)
-        sink.rows(R_LE.format(a=rule[1], b=rule[2]), rule[1], np.flatnonzero(mask),
-                  a.trimmed, base)
+        sink.rows(R_LE.format(a=rule[1], b=rule[2]), rule[1], np.flatnonzero(mask), a.trimmed, base)
     elif kind == "required_if_present":
         a, b = (checked.get(x) for x in rule[1:])
         if a is None or b is None:
             return
         mask = a.present & ~b.present
-        sink.rows(R_REQUIRED_IF_PRESENT.format(a=rule[1], b=rule[2]), rule[2],
-                  np.flatnonzero(mask), b.trimmed, base)
+        sink.rows(
+            R_REQUIRED_IF_PRESENT.format(a=rule[1], b=rule[2]), rule[2], np.flatnonzero(mask), b.trimmed, base
+        )
     elif kind == "required_if_equals":
         _, col, value, target = rule
         c, b = checked.get(col), checked.get(target)
         if c is None or b is None:
             return
         mask = _np(pc.equal(c.trimmed, value)) & ~b.present
-        sink.rows(R_REQUIRED_IF_EQUALS.format(b=target, col=col, value=value), target,
-                  np.flatnonzero(mask), b.trimmed, base)
+        sink.rows(
+            R_REQUIRED_IF_EQUALS.format(b=target, col=col, value=value),
+            target,
+            np.flatnonzero(mask),
+            b.trimmed,
+            base,
+        )
     else:
         raise ValueError(f"unknown cross-column rule in schema: {rule!r}")
 
@@ -1097,8 +1115,9 @@ def _check_unique(spec: schema.FileSpec, keys: _KeyWriter, sink: _Collector) -> 
     source = "'" + str(keys.path).replace("'", "''") + "'"
     nonempty = " AND ".join(f"{c} <> ''" for c in keys.columns)
     label_expr = keys.columns[0] if len(keys.columns) == 1 else f"concat_ws(', ', {cols})"
-    con = duckdb.connect(config={"memory_limit": KEY_CHECK_MEMORY, "threads": 2,
-                                 "temp_directory": str(keys.folder / "spill")})
+    con = duckdb.connect(
+        config={"memory_limit": KEY_CHECK_MEMORY, "threads": 2, "temp_directory": str(keys.folder / "spill")}
+    )
     try:
         with contextlib.suppress(duckdb.Error):  # refused inside Jupyter without ipywidgets
             con.execute("SET enable_progress_bar = false")
@@ -1167,6 +1186,12 @@ def _quote(value: str) -> str:
 
 
 __all__ = [
-    "SCHEMA_VERSION", "Problem", "FileInfo", "Report", "ExtractError",
-    "validate_quarter", "load_tables", "quarter_available",
+    "SCHEMA_VERSION",
+    "Problem",
+    "FileInfo",
+    "Report",
+    "ExtractError",
+    "validate_quarter",
+    "load_tables",
+    "quarter_available",
 ]

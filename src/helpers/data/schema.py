@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 #   date at midnight, month at the first day); boolean -> bool (nullable "boolean"
 #   when optional); integer -> int64; decimal -> float64. Optional text is <NA>.
 TEXT, TIMESTAMP, DATE, MONTH, BOOLEAN, INTEGER, DECIMAL = (
-    "text", "timestamp", "date", "month", "boolean", "integer", "decimal",
+    "text",
+    "timestamp",
+    "date",
+    "month",
+    "boolean",
+    "integer",
+    "decimal",
 )
 
 LINES = ("综合", "信用卡")
@@ -76,32 +82,41 @@ FILES: dict[str, FileSpec] = {
     spec.name: spec
     for spec in (
         FileSpec(
-            "inbound_calls", "综合呼入业务 / 信用卡呼入业务",
+            "inbound_calls",
+            "综合呼入业务 / 信用卡呼入业务",
             (
                 Column("call_id", TEXT, unique=True),
                 Column("line", TEXT, choices=LINES),
                 Column("requested_at", TIMESTAMP),
                 *_ANSWERED,
             ),
-            start="requested_at", key=("call_id",), rules=_ANSWER_RULES,
+            start="requested_at",
+            key=("call_id",),
+            rules=_ANSWER_RULES,
         ),
         FileSpec(
-            "online_chats", "网络在线服务",
+            "online_chats",
+            "网络在线服务",
             (Column("chat_id", TEXT, unique=True), Column("requested_at", TIMESTAMP), *_ANSWERED),
-            start="requested_at", key=("chat_id",), rules=_ANSWER_RULES,
+            start="requested_at",
+            key=("chat_id",),
+            rules=_ANSWER_RULES,
         ),
         FileSpec(
-            "outbound_calls", "呼出服务",
+            "outbound_calls",
+            "呼出服务",
             (
                 Column("call_id", TEXT, unique=True),
                 Column("dialed_at", TIMESTAMP),
                 Column("service", TEXT),
                 Column("connected", BOOLEAN),
             ),
-            start="dialed_at", key=("call_id",),
+            start="dialed_at",
+            key=("call_id",),
         ),
         FileSpec(
-            "smart_sessions", "智慧客服",
+            "smart_sessions",
+            "智慧客服",
             (
                 Column("session_id", TEXT, unique=True),
                 Column("channel", TEXT, choices=SMART_CHANNELS),
@@ -111,43 +126,51 @@ FILES: dict[str, FileSpec] = {
                 Column("recognized", BOOLEAN, optional=True),
                 Column("transferred", BOOLEAN),
             ),
-            start="started_at", key=("session_id",),
+            start="started_at",
+            key=("session_id",),
             rules=(
                 ("le", "standard_answers", "questions"),
                 ("required_if_equals", "channel", "语音导航", "recognized"),
             ),
         ),
         FileSpec(
-            "video_sessions", "视频客服",
+            "video_sessions",
+            "视频客服",
             (
                 Column("session_id", TEXT, unique=True),
                 Column("started_at", TIMESTAMP),
                 Column("business_type", TEXT, optional=True),
             ),
-            start="started_at", key=("session_id",),
+            start="started_at",
+            key=("session_id",),
         ),
         FileSpec(
-            "surveys", "客户满意度",
+            "surveys",
+            "客户满意度",
             (
                 Column("survey_id", TEXT, unique=True),
                 Column("channel", TEXT, choices=SURVEY_CHANNELS),
                 Column("responded_at", TIMESTAMP),
                 Column("rating", TEXT, choices=RATINGS),
             ),
-            start="responded_at", key=("survey_id",),
+            start="responded_at",
+            key=("survey_id",),
         ),
         FileSpec(
-            "sms_batches", "短信服务",
+            "sms_batches",
+            "短信服务",
             (
                 Column("batch_id", TEXT, unique=True),
                 Column("sent_on", DATE),
                 Column("service", TEXT),
                 Column("recipients", INTEGER),
             ),
-            start="sent_on", key=("batch_id",),
+            start="sent_on",
+            key=("batch_id",),
         ),
         FileSpec(
-            "feedback", "客户信息反馈",
+            "feedback",
+            "客户信息反馈",
             (
                 Column("feedback_id", TEXT, unique=True),
                 Column("reported_on", DATE),
@@ -155,10 +178,12 @@ FILES: dict[str, FileSpec] = {
                 Column("summary", TEXT),
                 Column("status", TEXT, choices=FEEDBACK_STATUSES),
             ),
-            start="reported_on", key=("feedback_id",),
+            start="reported_on",
+            key=("feedback_id",),
         ),
         FileSpec(
-            "tickets", "工单",
+            "tickets",
+            "工单",
             (
                 Column("ticket_id", TEXT, unique=True),
                 Column("created_at", TIMESTAMP),
@@ -166,10 +191,12 @@ FILES: dict[str, FileSpec] = {
                 Column("ticket_type", TEXT, choices=TICKET_TYPES),
                 Column("routed_to", TEXT, choices=ROUTES),
             ),
-            start="created_at", key=("ticket_id",),
+            start="created_at",
+            key=("ticket_id",),
         ),
         FileSpec(
-            "kb_changes", "知识库维护",
+            "kb_changes",
+            "知识库维护",
             (
                 Column("change_id", TEXT, unique=True),
                 Column("changed_on", DATE),
@@ -177,10 +204,12 @@ FILES: dict[str, FileSpec] = {
                 Column("action", TEXT, choices=KB_ACTIONS),
                 Column("knowledge_points", INTEGER),
             ),
-            start="changed_on", key=("change_id",),
+            start="changed_on",
+            key=("change_id",),
         ),
         FileSpec(
-            "training", "员工培训",
+            "training",
+            "员工培训",
             (
                 Column("session_id", TEXT),
                 Column("held_on", DATE),
@@ -188,17 +217,20 @@ FILES: dict[str, FileSpec] = {
                 Column("staff_id", TEXT),
                 Column("hours", DECIMAL),
             ),
-            start="held_on", key=("session_id", "staff_id"),
+            start="held_on",
+            key=("session_id", "staff_id"),
         ),
         FileSpec(
-            "awards", "评优评先",
+            "awards",
+            "评优评先",
             (
                 Column("month", MONTH),
                 Column("category", TEXT),
                 Column("winner", TEXT),
                 Column("leader", TEXT, optional=True),
             ),
-            start="month", key=("month", "category", "winner"),
+            start="month",
+            key=("month", "category", "winner"),
         ),
     )
 }

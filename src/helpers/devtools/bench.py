@@ -81,8 +81,19 @@ STAGE_RE = re.compile(r"^  (?P<name>[a-z][a-z_ ]*?[a-z])\s+(?P<secs>\d+\.\d) s(?
 SECTIONS_RE = re.compile(r"^  sections: (?P<run>\d+) to run, (?P<same>\d+) unchanged")
 ROLLUP_RE = re.compile(r"^(?P<field>\w+):\s+(?P<kb>\d+) kB\s*$", re.M)
 # Inherited from an outer `make bench`: they would leak its command line into ours.
-_DROP_ENV = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "KFWK_Q", "KFWK_DATA", "KFWK_OUT",
-             "KFWK_REF", "KFWK_SCALE", "KFWK_RUNS", "KFWK_SCENARIOS")
+_DROP_ENV = (
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
+    "MAKEOVERRIDES",
+    "KFWK_Q",
+    "KFWK_DATA",
+    "KFWK_OUT",
+    "KFWK_REF",
+    "KFWK_SCALE",
+    "KFWK_RUNS",
+    "KFWK_SCENARIOS",
+)
 PROC = Path("/proc")
 KERNEL = "kefu-weikan"
 
@@ -117,6 +128,7 @@ def _mb(n_bytes: float) -> float:
 
 # ----------------------------------------------------------------- scenarios chosen
 
+
 def parse_scenarios(text: str | None) -> list[str]:
     """`a,b,peer` -> scenario names in report order; empty or `all` -> every scenario.
 
@@ -143,6 +155,7 @@ def parse_scenarios(text: str | None) -> list[str]:
 
 
 # ----------------------------------------------------------------- memory
+
 
 def parse_rollup(text: str) -> dict[str, int]:
     """Text of /proc/<pid>/smaps_rollup (or smaps) -> {field: bytes}, repeated fields summed.
@@ -236,6 +249,7 @@ class TreeSampler(threading.Thread):
 
 # ----------------------------------------------------------------- stages
 
+
 def stage_intervals(lines: Sequence[tuple[float, str]], wall: float) -> list[tuple[str, float, float]]:
     """Timestamped progress lines (seconds since start, text) + wall -> [(stage, start, end)].
 
@@ -291,8 +305,9 @@ def section_times(lines: Iterable[tuple[float, str]]) -> dict[str, float]:
     return out
 
 
-def stage_peaks(samples: Iterable[tuple[float, int]], intervals: Sequence[tuple[str, float, float]]
-                ) -> dict[str, int]:
+def stage_peaks(
+    samples: Iterable[tuple[float, int]], intervals: Sequence[tuple[str, float, float]]
+) -> dict[str, int]:
     """(t, bytes) samples + stage intervals -> {stage: the largest sample taken during it}.
 
     A sample belongs to the stage that began last at or before its time (so a
@@ -319,8 +334,17 @@ def stage_peaks(samples: Iterable[tuple[float, int]], intervals: Sequence[tuple[
 
 # What a publish reads from the project; copied with their mtimes (copy2), so
 # make finds the snapshot exactly as up to date as the working tree.
-SNAPSHOT_ITEMS = ("Makefile", "mk", "src", "notebooks", "params", "docs", "pyproject.toml",
-                  "requirements.txt", "requirements-kernel.txt")
+SNAPSHOT_ITEMS = (
+    "Makefile",
+    "mk",
+    "src",
+    "notebooks",
+    "params",
+    "docs",
+    "pyproject.toml",
+    "requirements.txt",
+    "requirements-kernel.txt",
+)
 ENVIRONMENTS = (".venv", ".venv-kernel")
 
 
@@ -358,8 +382,16 @@ def _env(cache: Path, project: Path | None = None) -> dict[str, str]:
 def timed_command(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[Run, list[str]]:
     """Run cmd, sampling its process tree -> (Run, output lines). Raises BenchError if it fails."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1, errors="replace")
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        errors="replace",
+    )
     lines: list[tuple[float, str]] = []
 
     def read() -> None:
@@ -381,8 +413,9 @@ def timed_command(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[Run, 
     intervals = stage_intervals(lines, wall)
     run = Run(
         wall_s=round(wall, 3),
-        stage_peak_pss_mb={k: _mb(v) for k, v in stage_peaks([(t, p) for t, _, p in samples],
-                                                             intervals).items()},
+        stage_peak_pss_mb={
+            k: _mb(v) for k, v in stage_peaks([(t, p) for t, _, p in samples], intervals).items()
+        },
         section_s=section_times(lines),
         max_process_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
         peak_tree_rss_mb=_mb(max((r for _, r, _ in samples), default=0)),
@@ -396,8 +429,9 @@ def timed_command(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[Run, 
     return run, text
 
 
-def timed_make(quarter: str, data: Path, out: Path, cache: Path,
-               project: Path | None = None) -> tuple[Run, list[str]]:
+def timed_make(
+    quarter: str, data: Path, out: Path, cache: Path, project: Path | None = None
+) -> tuple[Run, list[str]]:
     """`make -s quarter` in the project (default: this one) -> (Run, output lines)."""
     project = project or paths.ROOT
     cmd = ["make", "-s", "quarter", f"Q={quarter}", f"DATA={data}", f"OUT={out}"]
@@ -405,6 +439,7 @@ def timed_make(quarter: str, data: Path, out: Path, cache: Path,
 
 
 # ----------------------------------------------------------------- the peer
+
 
 def peer_sections(quarter: str, data: Path) -> list:
     """The sections the publisher would show: SECTIONS minus editorial ones whose file is missing."""
@@ -435,27 +470,41 @@ def peer_script(project: Path, quarter: str, data: Path, out: Path, sections: Se
     """
     q = shlex.quote
     papermill, jupyter = project / ".venv" / "bin" / "papermill", project / ".venv" / "bin" / "jupyter"
-    lines = [_PEER_PRELUDE,
-             f"echo {q(f'==> publishing {quarter} the stock way (peer): papermill, nbconvert, cat')}",
-             f"mkdir -p {q(str(out))}", f"cd {q(str(project / 'notebooks'))}",
-             "T=${EPOCHREALTIME/[.,]/}"]
+    lines = [
+        _PEER_PRELUDE,
+        f"echo {q(f'==> publishing {quarter} the stock way (peer): papermill, nbconvert, cat')}",
+        f"mkdir -p {q(str(out))}",
+        f"cd {q(str(project / 'notebooks'))}",
+        "T=${EPOCHREALTIME/[.,]/}",
+    ]
     pages = []
     for i, sec in enumerate(sections, start=1):
         nb = out / f"{i:02d}_{sec.id}.ipynb"
         pages.append(nb.with_suffix(".html"))
-        params = {"quarter": quarter, "data_root": str(data), "figures_dir": str(out / "figures" / sec.id),
-                  **sec.parameters}
+        params = {
+            "quarter": quarter,
+            "data_root": str(data),
+            "figures_dir": str(out / "figures" / sec.id),
+            **sec.parameters,
+        }
         args = [str(papermill), sec.notebook, str(nb), "-k", KERNEL]
         for name, value in params.items():
             args += ["-p", str(name), str(value)]
         lines += ["S=${EPOCHREALTIME/[.,]/}", shlex.join(args), f"took {q(f'section {sec.id}')} $S"]
     lines += ["took execute $T", "T=${EPOCHREALTIME/[.,]/}"]
     for page in pages:
-        lines.append(shlex.join([str(jupyter), "nbconvert", "--to", "html", "--no-input",
-                                 str(page.with_suffix(".ipynb"))]))
-    lines += ["took convert $T", "T=${EPOCHREALTIME/[.,]/}",
-              f"cat {' '.join(q(str(p)) for p in pages)} > {q(str(out / 'issue.html'))}",
-              "took concatenate $T", f"echo {q('==> peer issue: ' + str(out / 'issue.html'))}"]
+        lines.append(
+            shlex.join(
+                [str(jupyter), "nbconvert", "--to", "html", "--no-input", str(page.with_suffix(".ipynb"))]
+            )
+        )
+    lines += [
+        "took convert $T",
+        "T=${EPOCHREALTIME/[.,]/}",
+        f"cat {' '.join(q(str(p)) for p in pages)} > {q(str(out / 'issue.html'))}",
+        "took concatenate $T",
+        f"echo {q('==> peer issue: ' + str(out / 'issue.html'))}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -463,12 +512,14 @@ def timed_peer(project: Path, quarter: str, data: Path, out: Path, cache: Path) 
     """Scenario (p) once, cold (fresh `cache`), with the environment (a) gets -> (Run, output lines)."""
     out.mkdir(parents=True, exist_ok=True)
     script = out.parent / f"{out.name}.sh"
-    script.write_text(peer_script(project, quarter, data, out, peer_sections(quarter, data)),
-                      encoding="utf-8")
+    script.write_text(
+        peer_script(project, quarter, data, out, peer_sections(quarter, data)), encoding="utf-8"
+    )
     return timed_command(["bash", str(script)], project / "notebooks", _env(cache, project))
 
 
 # ----------------------------------------------------------------- data
+
 
 def prepare_data(quarter: Quarter, work: Path, emit, project: Path | None = None) -> tuple[Path, str]:
     """Copy `<DATA>/<Q>` and its prior year into work/data, or generate the sample there.
@@ -492,8 +543,12 @@ def _generate(dest: Path, scale: int, project: Path | None = None) -> float:
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "helpers.devtools.sample", "--data", str(dest), "--scale", str(scale)],
-        cwd=project, env=_env(dest / ".unused-cache", project), stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True, errors="replace",
+        cwd=project,
+        env=_env(dest / ".unused-cache", project),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
     )
     if result.returncode != 0:
         tail = "\n".join(result.stderr.splitlines()[-15:])
@@ -514,9 +569,18 @@ def _extract_path(folder: Path, name: str) -> Path:
 
 # ----------------------------------------------------------------- the bench
 
-def run_bench(quarter: str = "2022Q1", runs: int = 3, scale: int = 10, *, emit=print,
-              keep: bool = False, live: bool = False, scenarios: Sequence[str] | None = None,
-              huge_scale: int = 30) -> dict:
+
+def run_bench(
+    quarter: str = "2022Q1",
+    runs: int = 3,
+    scale: int = 10,
+    *,
+    emit=print,
+    keep: bool = False,
+    live: bool = False,
+    scenarios: Sequence[str] | None = None,
+    huge_scale: int = 30,
+) -> dict:
     """Run the chosen scenarios (default all) `runs` times each -> the dict written to bench.json.
 
     `live`: publish with the working tree's code instead of a snapshot of it. A
@@ -527,10 +591,14 @@ def run_bench(quarter: str = "2022Q1", runs: int = 3, scale: int = 10, *, emit=p
     work = Path(tempfile.mkdtemp(prefix="kfwk-bench-"))
     project = paths.ROOT if live else snapshot_project(work / "project")
     results: dict = {
-        "quarter": str(q), "runs": runs, "scale": scale, "huge_scale": huge_scale,
+        "quarter": str(q),
+        "runs": runs,
+        "scale": scale,
+        "huge_scale": huge_scale,
         "scenarios_chosen": chosen,
         "environment": {
-            "python": sys.version.split()[0], "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "memory_mb": round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20),
         },
@@ -554,15 +622,27 @@ def run_bench(quarter: str = "2022Q1", runs: int = 3, scale: int = 10, *, emit=p
                 failed[name] = str(exc)
                 if exc.run is not None:
                     failed_runs[name] = exc.run
-                emit(f"  {label:<36} run {len(by_name[name]) + 1}/{runs}: ✗ failed"
-                     + (f" after {exc.run.wall_s:.1f} s, PSS {exc.run.peak_tree_pss_mb:.0f} MB"
-                        if exc.run else ""))
+                emit(
+                    f"  {label:<36} run {len(by_name[name]) + 1}/{runs}: ✗ failed"
+                    + (
+                        f" after {exc.run.wall_s:.1f} s, PSS {exc.run.peak_tree_pss_mb:.0f} MB"
+                        if exc.run
+                        else ""
+                    )
+                )
                 return None
             by_name[name].append(run)
-            detail = (f"({run.sections_run} section(s) run)" if run.sections_run is not None else
-                      f"({len(run.section_s)} notebook(s))" if name == "peer" else "(make: up to date)")
-            emit(f"  {label:<36} run {len(by_name[name])}/{runs}: {run.wall_s:7.2f} s  "
-                 f"PSS {run.peak_tree_pss_mb:.0f} MB  {detail}")
+            detail = (
+                f"({run.sections_run} section(s) run)"
+                if run.sections_run is not None
+                else f"({len(run.section_s)} notebook(s))"
+                if name == "peer"
+                else "(make: up to date)"
+            )
+            emit(
+                f"  {label:<36} run {len(by_name[name])}/{runs}: {run.wall_s:7.2f} s  "
+                f"PSS {run.peak_tree_pss_mb:.0f} MB  {detail}"
+            )
             return run
 
         # (a) and (p) interleaved: a change of load on the shared machine hits both alike.
@@ -601,8 +681,9 @@ def run_bench(quarter: str = "2022Q1", runs: int = 3, scale: int = 10, *, emit=p
                 if not one("noop", make):
                     break
             editorial = paths.editorial_dir(str(q), data)
-            edit_file = next(iter(sorted(editorial.glob("foreword.md")) or sorted(editorial.glob("*.md"))),
-                             None)
+            edit_file = next(
+                iter(sorted(editorial.glob("foreword.md")) or sorted(editorial.glob("*.md"))), None
+            )
             if "edit" in warm and edit_file is None:
                 skipped["edit"] = "the data has no editorial files"
             for i in range(runs if "edit" in warm and edit_file is not None else 0):
@@ -624,8 +705,10 @@ def run_bench(quarter: str = "2022Q1", runs: int = 3, scale: int = 10, *, emit=p
             need = int(_tree_bytes(data) * factor * DISK_FACTOR)
             free = shutil.disk_usage(work).free
             if free < need:
-                failed[name] = (f"not enough disk for SCALE={factor} in {work}: about {need / 2**30:.1f} GB "
-                                f"wanted, {free / 2**30:.1f} GB free")
+                failed[name] = (
+                    f"not enough disk for SCALE={factor} in {work}: about {need / 2**30:.1f} GB "
+                    f"wanted, {free / 2**30:.1f} GB free"
+                )
                 emit(f"  ✗ {failed[name]}")
                 continue
             emit(f"  generating SCALE={factor} sample data into {big} (timed apart, not a publish)…")
@@ -635,8 +718,11 @@ def run_bench(quarter: str = "2022Q1", runs: int = 3, scale: int = 10, *, emit=p
                 failed[name] = str(exc)
                 emit(f"  ✗ {exc}")
                 continue
-            results["data"]["generated"][name] = {"scale": factor, "seconds": seconds,
-                                                  "mb": _mb(_tree_bytes(big))}
+            results["data"]["generated"][name] = {
+                "scale": factor,
+                "seconds": seconds,
+                "mb": _mb(_tree_bytes(big)),
+            }
             for i in range(runs):
                 out, cache = work / f"out-{name}-{i}", work / f"cache-{name}-{i}"
                 ok = one(name, lambda o=out, c=cache, d=big: timed_make(str(q), d, o, c, project))
@@ -657,12 +743,18 @@ def run_bench(quarter: str = "2022Q1", runs: int = 3, scale: int = 10, *, emit=p
 
 
 def label_of(name: str, results: dict) -> str:
-    return SCENARIOS[name].label.format(scale=results.get("scale", 10),
-                                        huge_scale=results.get("huge_scale", 30))
+    return SCENARIOS[name].label.format(
+        scale=results.get("scale", 10), huge_scale=results.get("huge_scale", 30)
+    )
 
 
-def _summarise(by_name: dict[str, list[Run]], results: dict, failed: dict[str, str] | None = None,
-               skipped: dict[str, str] | None = None, failed_runs: dict[str, Run] | None = None) -> dict:
+def _summarise(
+    by_name: dict[str, list[Run]],
+    results: dict,
+    failed: dict[str, str] | None = None,
+    skipped: dict[str, str] | None = None,
+    failed_runs: dict[str, Run] | None = None,
+) -> dict:
     """Runs per scenario -> medians, per-stage medians and peaks, and the target verdicts.
 
     A failed scenario keeps its message (`failed`) and what its failing run
@@ -686,19 +778,22 @@ def _summarise(by_name: dict[str, list[Run]], results: dict, failed: dict[str, s
         if runs:
             stage_names = list(dict.fromkeys(s for r in runs for s in r.stages))
             peak_names = list(dict.fromkeys(s for r in runs for s in r.stage_peak_pss_mb))
-            summary.update({
-                "median_s": round(statistics.median(r.wall_s for r in runs), 3),
-                "stages_median_s": {
-                    s: round(statistics.median(r.stages.get(s, 0.0) for r in runs), 2) for s in stage_names
-                },
-                "stage_peak_pss_mb": {
-                    s: max(r.stage_peak_pss_mb.get(s, 0.0) for r in runs) for s in peak_names
-                },
-                "peak_tree_pss_mb": max(r.peak_tree_pss_mb for r in runs),
-                "peak_tree_rss_mb": max(r.peak_tree_rss_mb for r in runs),
-                "max_process_rss_mb": max(r.max_process_rss_mb for r in runs),
-                "runs": [asdict(r) for r in runs],
-            })
+            summary.update(
+                {
+                    "median_s": round(statistics.median(r.wall_s for r in runs), 3),
+                    "stages_median_s": {
+                        s: round(statistics.median(r.stages.get(s, 0.0) for r in runs), 2)
+                        for s in stage_names
+                    },
+                    "stage_peak_pss_mb": {
+                        s: max(r.stage_peak_pss_mb.get(s, 0.0) for r in runs) for s in peak_names
+                    },
+                    "peak_tree_pss_mb": max(r.peak_tree_pss_mb for r in runs),
+                    "peak_tree_rss_mb": max(r.peak_tree_rss_mb for r in runs),
+                    "max_process_rss_mb": max(r.max_process_rss_mb for r in runs),
+                    "runs": [asdict(r) for r in runs],
+                }
+            )
         out[name] = summary
     for name, summary in out.items():
         if "skipped" not in summary and (target := verdict(name, summary, out)) is not None:
@@ -732,14 +827,23 @@ def verdict(name: str, summary: dict, summaries: dict) -> dict | None:
             checks.append(_check(f"≤ {SCALE_FACTOR_LIMIT:g}×(a): (a) not run", None))
         else:
             bound = SCALE_FACTOR_LIMIT * cold
-            checks.append(_check(f"≤ {SCALE_FACTOR_LIMIT:g}×(a) = {bound:.1f} s",
-                                 median is not None and median <= bound))
-        checks.append(_check(f"PSS ≤ {SCALE_PSS_LIMIT_MB / 1024:g} GB",
-                             None if pss is None else pss <= SCALE_PSS_LIMIT_MB))
+            checks.append(
+                _check(
+                    f"≤ {SCALE_FACTOR_LIMIT:g}×(a) = {bound:.1f} s", median is not None and median <= bound
+                )
+            )
+        checks.append(
+            _check(
+                f"PSS ≤ {SCALE_PSS_LIMIT_MB / 1024:g} GB", None if pss is None else pss <= SCALE_PSS_LIMIT_MB
+            )
+        )
     elif name == "huge":
         checks.append(_check("publishes", "failed" not in summary and median is not None))
-        checks.append(_check(f"PSS ≤ {HUGE_PSS_LIMIT_MB / 1024:g} GB",
-                             None if pss is None else pss <= HUGE_PSS_LIMIT_MB))
+        checks.append(
+            _check(
+                f"PSS ≤ {HUGE_PSS_LIMIT_MB / 1024:g} GB", None if pss is None else pss <= HUGE_PSS_LIMIT_MB
+            )
+        )
     elif name == "peer":
         if cold is None or median is None:
             what = "(a) not run" if cold is None else "peer did not finish"
@@ -747,8 +851,9 @@ def verdict(name: str, summary: dict, summaries: dict) -> dict | None:
         else:
             ratio = median / cold
             summary["ratio_to_cold"] = round(ratio, 2)
-            checks.append(_check(f"(a) ≥ {PEER_RATIO_MIN:g}× faster: peer/(a) = {ratio:.1f}×",
-                                 ratio >= PEER_RATIO_MIN))
+            checks.append(
+                _check(f"(a) ≥ {PEER_RATIO_MIN:g}× faster: peer/(a) = {ratio:.1f}×", ratio >= PEER_RATIO_MIN)
+            )
     if not checks:
         return None
     oks = [c["ok"] for c in checks]
@@ -763,40 +868,55 @@ def _mark(ok: bool | None) -> str:
 def format_table(results: dict) -> str:
     """bench.json's dict -> a plain table with ✓/✗ beside each target, stages below each row."""
     data = results.get("data", {})
-    head = (f"{'scenario':<36} {'median':>9}  {'target':<44} {'runs (s)':<24} "
-            f"peak PSS tree / RSS tree / RSS 1 proc")
-    lines = [f"客服微刊 benchmark — {results['quarter']}, {results['runs']} run(s) each, "
-             f"{results['environment']['cpus']} CPUs, data {data.get('source', '?')}",
-             head, "-" * len(head)]
+    head = (
+        f"{'scenario':<36} {'median':>9}  {'target':<44} {'runs (s)':<24} "
+        f"peak PSS tree / RSS tree / RSS 1 proc"
+    )
+    lines = [
+        f"客服微刊 benchmark — {results['quarter']}, {results['runs']} run(s) each, "
+        f"{results['environment']['cpus']} CPUs, data {data.get('source', '?')}",
+        head,
+        "-" * len(head),
+    ]
     for summary in results["scenarios"].values():
         if "skipped" in summary:
             lines.append(f"{summary['label']:<36} {'—':>9}  skipped: {summary['skipped']}")
             continue
         target = summary.get("target")
-        verdict_text = ("; ".join(f"{_mark(c['ok'])} {c['rule']}" for c in target["checks"])
-                        if target else "(no target)")
+        verdict_text = (
+            "; ".join(f"{_mark(c['ok'])} {c['rule']}" for c in target["checks"]) if target else "(no target)"
+        )
         if "median_s" not in summary:
             lines.append(f"{summary['label']:<36} {'failed':>9}  {verdict_text}")
         else:
             runs = " ".join(f"{r['wall_s']:.2f}" for r in summary["runs"])
-            mem = (f"{summary['peak_tree_pss_mb']:.0f} / {summary['peak_tree_rss_mb']:.0f} / "
-                   f"{summary['max_process_rss_mb']:.0f} MB")
-            lines.append(f"{summary['label']:<36} {summary['median_s']:>7.2f} s  {verdict_text:<44} "
-                         f"{runs:<24} {mem}")
+            mem = (
+                f"{summary['peak_tree_pss_mb']:.0f} / {summary['peak_tree_rss_mb']:.0f} / "
+                f"{summary['max_process_rss_mb']:.0f} MB"
+            )
+            lines.append(
+                f"{summary['label']:<36} {summary['median_s']:>7.2f} s  {verdict_text:<44} {runs:<24} {mem}"
+            )
             peaks = summary.get("stage_peak_pss_mb", {})
-            stages = [f"{k} {v:.1f} s" + (f" / {peaks[k]:.0f} MB" if k in peaks else "")
-                      for k, v in summary.get("stages_median_s", {}).items()]
+            stages = [
+                f"{k} {v:.1f} s" + (f" / {peaks[k]:.0f} MB" if k in peaks else "")
+                for k, v in summary.get("stages_median_s", {}).items()
+            ]
             if stages:
                 lines.append(f"{'':<6}stages (median s / peak PSS): " + " · ".join(stages))
         if "failed" in summary:
             first = summary["failed"].splitlines()[0]
             lines.append(f"{'':<6}failed: {first[:150]}")
             if fr := summary.get("failed_run"):
-                lines.append(f"{'':<6}the failing run: {fr['wall_s']:.1f} s, peak PSS "
-                             f"{fr['peak_tree_pss_mb']:.0f} MB, stages {fr['stages'] or '—'}")
+                lines.append(
+                    f"{'':<6}the failing run: {fr['wall_s']:.1f} s, peak PSS "
+                    f"{fr['peak_tree_pss_mb']:.0f} MB, stages {fr['stages'] or '—'}"
+                )
     for name, gen in data.get("generated", {}).items():
-        lines.append(f"SCALE={gen['scale']} sample generation for ({SCENARIOS[name].letter}) "
-                     f"(not counted above): {gen['seconds']:.1f} s, {gen['mb']:.0f} MB of extracts")
+        lines.append(
+            f"SCALE={gen['scale']} sample generation for ({SCENARIOS[name].letter}) "
+            f"(not counted above): {gen['seconds']:.1f} s, {gen['mb']:.0f} MB of extracts"
+        )
     return "\n".join(lines)
 
 
@@ -805,17 +925,21 @@ def main(argv: list[str] | None = None) -> int:
     [--keep] [--live]` -> exit code (1 if a publish failed, 2 on bad arguments)."""
     parser = argparse.ArgumentParser(prog="helpers.devtools.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="3", help="runs per scenario (median reported); 1 for a quick look")
-    parser.add_argument("--scenarios", default="",
-                        help="comma list of scenarios, by name or letter: "
-                             + ", ".join(f"{s.letter}/{n}" for n, s in SCENARIOS.items())
-                             + " (default: all)")
+    parser.add_argument(
+        "--scenarios",
+        default="",
+        help="comma list of scenarios, by name or letter: "
+        + ", ".join(f"{s.letter}/{n}" for n, s in SCENARIOS.items())
+        + " (default: all)",
+    )
     parser.add_argument("--quarter", default="2022Q1")
     parser.add_argument("--scale", type=int, default=10, help="volume multiplier of scenario (e)")
     parser.add_argument("--huge-scale", type=int, default=30, help="volume multiplier of scenario (f)")
     parser.add_argument("--out", type=Path, default=None, help="results file (default: <OUT>/bench.json)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders for inspection")
-    parser.add_argument("--live", action="store_true",
-                        help="publish with the working tree's code, not a snapshot")
+    parser.add_argument(
+        "--live", action="store_true", help="publish with the working tree's code, not a snapshot"
+    )
     args = parser.parse_args(argv)
     if not args.runs.isdigit() or not 1 <= int(args.runs) <= 20:
         print(f"✗ RUNS must be a whole number from 1 to 20, got {args.runs!r}", file=sys.stderr)
@@ -826,11 +950,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"✗ SCENARIOS: {exc}", file=sys.stderr)
         return 2
     target = args.out or paths.out_root() / "bench.json"
-    print(f"==> benchmarking {args.quarter}: {', '.join(chosen)}; {args.runs} run(s) each "
-          "(minutes; SCALE=30 generation needs several GB of temporary disk)")
+    print(
+        f"==> benchmarking {args.quarter}: {', '.join(chosen)}; {args.runs} run(s) each "
+        "(minutes; SCALE=30 generation needs several GB of temporary disk)"
+    )
     try:
-        results = run_bench(args.quarter, int(args.runs), args.scale, keep=args.keep, live=args.live,
-                            scenarios=chosen, huge_scale=args.huge_scale)
+        results = run_bench(
+            args.quarter,
+            int(args.runs),
+            args.scale,
+            keep=args.keep,
+            live=args.live,
+            scenarios=chosen,
+            huge_scale=args.huge_scale,
+        )
     except QuarterError as exc:
         print(f"✗ {exc}", file=sys.stderr)
         return 2

@@ -268,7 +268,8 @@ def check_issue(html_path: Path | str) -> dict:
     undrawn = [
         {"id": s["id"], "error": s["error"] or "nothing drawn", "viewport": name}
         for name, group in (("desktop", states), ("phone", phone_states))
-        for s in group if not s["drawn"] or s["error"]
+        for s in group
+        if not s["drawn"] or s["error"]
     ]
     result = {
         "file": str(html_path),
@@ -280,8 +281,13 @@ def check_issue(html_path: Path | str) -> dict:
         "overflow_375": overflow,
     }
     result["ok"] = not (
-        undrawn or console or page_errors or aborted or broken
-        or overflow["page_overflows"] or overflow["elements"]
+        undrawn
+        or console
+        or page_errors
+        or aborted
+        or broken
+        or overflow["page_overflows"]
+        or overflow["elements"]
     )
     return result
 
@@ -316,8 +322,10 @@ def print_pdf(html_path: Path | str, pdf_path: Path | str) -> Path:
     with open_issue(html_path) as issue:
         undrawn = [s["id"] for s in issue.chart_states() if not s["drawn"]]
         if undrawn:
-            raise ChartsNotDrawn(f"{len(undrawn)} chart(s) did not draw ({', '.join(undrawn[:5])}); "
-                                 "run `python -m helpers.devtools.browser check` for details")
+            raise ChartsNotDrawn(
+                f"{len(undrawn)} chart(s) did not draw ({', '.join(undrawn[:5])}); "
+                "run `python -m helpers.devtools.browser check` for details"
+            )
         issue.page.emulate_media(media="print")
         # Charts sized to their container re-measure on resize; give print layout a frame.
         issue.page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(null)))")
@@ -337,22 +345,32 @@ def format_check(result: dict) -> str:
     mark = "✓" if not ch["errors"] else "✗"
     lines.append(f"  {mark} charts: {ch['drawn']} of {ch['count']} drawn")
     lines += [f"      {e['id']} ({e['viewport']}): {e['error']}" for e in ch["errors"]]
-    for key, label in (("console_errors", "console errors"), ("page_errors", "page errors"),
-                       ("aborted_requests", "requests leaving the file (blocked)")):
+    for key, label in (
+        ("console_errors", "console errors"),
+        ("page_errors", "page errors"),
+        ("aborted_requests", "requests leaving the file (blocked)"),
+    ):
         items = result[key]
         lines.append(f"  {'✓' if not items else '✗'} {label}: {len(items)}")
         lines += [f"      {item}" for item in items[:20]]
     toc = result["toc"]
-    lines.append(f"  {'✓' if not toc['broken'] else '✗'} table of contents: {toc['links']} links, "
-                 f"{len(toc['broken'])} broken")
+    lines.append(
+        f"  {'✓' if not toc['broken'] else '✗'} table of contents: {toc['links']} links, "
+        f"{len(toc['broken'])} broken"
+    )
     lines += [f"      {b['href']} ({b['text']}): {b['problem']}" for b in toc["broken"]]
     ov = result["overflow_375"]
     bad = ov["page_overflows"] or ov["elements"]
-    lines.append(f"  {'✗' if bad else '✓'} phone width 375 px: page {ov['scroll_width']} px wide "
-                 f"(viewport {ov['client_width']} px), {len(ov['elements'])} element(s) sticking out")
+    lines.append(
+        f"  {'✗' if bad else '✓'} phone width 375 px: page {ov['scroll_width']} px wide "
+        f"(viewport {ov['client_width']} px), {len(ov['elements'])} element(s) sticking out"
+    )
     lines += [f"      {e['element']}: {e['left']}..{e['right']} px" for e in ov["elements"][:20]]
-    lines.append("✓ the issue passed every browser check" if result["ok"]
-                 else "✗ the issue failed a browser check (see ✗ above)")
+    lines.append(
+        "✓ the issue passed every browser check"
+        if result["ok"]
+        else "✗ the issue failed a browser check (see ✗ above)"
+    )
     return "\n".join(lines)
 
 
@@ -361,8 +379,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="helpers.devtools.browser", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("check", "screenshots", "pdf"))
     parser.add_argument("html", help="the published issue, e.g. outputs/2022Q1/issue.html")
-    parser.add_argument("out", nargs="?", help="screenshots: folder (default: the issue's); "
-                        "pdf: file (default: issue.pdf beside the issue)")
+    parser.add_argument(
+        "out",
+        nargs="?",
+        help="screenshots: folder (default: the issue's); pdf: file (default: issue.pdf beside the issue)",
+    )
     args = parser.parse_args(argv)
     html = Path(args.html)
     if not html.is_file():

@@ -41,8 +41,13 @@ from helpers import paths
 from helpers.devtools.browser import CHROMIUM, BrowserMissing, browser_available
 
 LAUNCH_ARGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 )
 VIEWPORT = {"width": 1280, "height": 900}
 VEGA_MIMETYPE = "application/vnd.vega.v5+json"
@@ -127,16 +132,19 @@ def start_lab(
         json.dumps({"LabApp": {"expose_app_in_browser": True}}), encoding="utf-8"
     )
     run_env = {
-        k: v for k, v in (env or os.environ).items()
+        k: v
+        for k, v in (env or os.environ).items()
         if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL") and not k.startswith(("KFWK_", "JUPYTER"))
     }
-    run_env.update({
-        "KFWK_CACHE": str(Path(cache).resolve()),
-        "JUPYTER_PORT": str(port),
-        "JUPYTER_PORT_RETRIES": "0",
-        "JUPYTER_TOKEN": token,
-        "JUPYTER_CONFIG_PATH": str(extra_config),
-    })
+    run_env.update(
+        {
+            "KFWK_CACHE": str(Path(cache).resolve()),
+            "JUPYTER_PORT": str(port),
+            "JUPYTER_PORT_RETRIES": "0",
+            "JUPYTER_TOKEN": token,
+            "JUPYTER_CONFIG_PATH": str(extra_config),
+        }
+    )
     log = Path(cache) / f"lab-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     if root_dir is None:
@@ -149,14 +157,25 @@ def start_lab(
         run_env.update(lab_state_env(cache))
         if data is not None:
             run_env["KFWK_DATA"] = str(Path(data).resolve())
-        command = [str(paths.ROOT / ".venv" / "bin" / "jupyter"), "lab", "--no-browser",
-                   f"--ServerApp.root_dir={Path(root_dir).resolve()}"]
+        command = [
+            str(paths.ROOT / ".venv" / "bin" / "jupyter"),
+            "lab",
+            "--no-browser",
+            f"--ServerApp.root_dir={Path(root_dir).resolve()}",
+        ]
         if os.geteuid() == 0:
             command.append("--allow-root")
         root = Path(root_dir).resolve()
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, cwd=paths.ROOT, env=run_env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            cwd=paths.ROOT,
+            env=run_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = LabServer(port=port, token=token, pid=proc.pid, log=log, root_dir=root)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -168,8 +187,9 @@ def start_lab(
                 break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if time.monotonic() > deadline:
-                    raise LabFailed(f"JupyterLab did not answer in {START_TIMEOUT_S} s:\n"
-                                    f"{server.log_text()[-4000:]}") from None
+                    raise LabFailed(
+                        f"JupyterLab did not answer in {START_TIMEOUT_S} s:\n{server.log_text()[-4000:]}"
+                    ) from None
                 time.sleep(0.25)
         yield server
     finally:
@@ -419,14 +439,18 @@ class NotebookRun:
         """Each error output as `cell id: ename: evalue`."""
         return [
             f"{cell.get('id')}: {out.get('ename')}: {out.get('evalue')}"
-            for cell in self.model["cells"] for out in cell.get("outputs", [])
+            for cell in self.model["cells"]
+            for out in cell.get("outputs", [])
             if out.get("output_type") == "error"
         ]
 
     def unexecuted(self) -> list[str]:
         """Code cells Run All did not reach (a cell before them failed)."""
-        return [c.get("id") for c in self.model["cells"]
-                if c["cell_type"] == "code" and c.get("execution_count") is None]
+        return [
+            c.get("id")
+            for c in self.model["cells"]
+            if c["cell_type"] == "code" and c.get("execution_count") is None
+        ]
 
     def chart_outputs(self) -> int:
         return _chart_outputs(self.model)
@@ -440,8 +464,9 @@ class NotebookRun:
 
 
 def _chart_outputs(model: dict) -> int:
-    return sum(VEGA_MIMETYPE in out.get("data", {})
-               for cell in model["cells"] for out in cell.get("outputs", []))
+    return sum(
+        VEGA_MIMETYPE in out.get("data", {}) for cell in model["cells"] for out in cell.get("outputs", [])
+    )
 
 
 def _wait_for_charts(page: Any, count: int, timeout_ms: int = 30_000) -> None:
@@ -462,9 +487,14 @@ def run_notebook(lab_page: LabPage, name: str) -> NotebookRun:
         ran = bool(page.evaluate(_RUN_ALL_JS, RUN_TIMEOUT_MS))
         _wait_for_charts(page, _chart_outputs(json.loads(page.evaluate(_MODEL_JS))))
         return NotebookRun(
-            name=name, opened=opened, ran=ran, model=json.loads(page.evaluate(_MODEL_JS)),
-            charts=page.evaluate(_CHARTS_JS), styles=page.evaluate(_STYLES_JS),
-            popups=page.evaluate(_POPUPS_JS), seconds=time.monotonic() - start,
+            name=name,
+            opened=opened,
+            ran=ran,
+            model=json.loads(page.evaluate(_MODEL_JS)),
+            charts=page.evaluate(_CHARTS_JS),
+            styles=page.evaluate(_STYLES_JS),
+            popups=page.evaluate(_POPUPS_JS),
+            seconds=time.monotonic() - start,
         )
     finally:
         page.evaluate(_CLOSE_JS)
@@ -478,7 +508,11 @@ def reopen_notebook(lab_page: LabPage, name: str, charts: int) -> dict:
         opened = page.evaluate(_OPEN_JS, [name, KERNEL_TIMEOUT_MS])
         _wait_for_charts(page, charts)
         page.wait_for_timeout(500)  # a renderer that writes back into the model has done so by now
-        return {"opened": opened, "dirty": page.evaluate(_DIRTY_JS), "charts": page.evaluate(_CHARTS_JS),
-                "trusted": page.evaluate(_TRUSTED_JS)}
+        return {
+            "opened": opened,
+            "dirty": page.evaluate(_DIRTY_JS),
+            "charts": page.evaluate(_CHARTS_JS),
+            "trusted": page.evaluate(_TRUSTED_JS),
+        }
     finally:
         page.evaluate(_CLOSE_JS)

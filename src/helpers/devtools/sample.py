@@ -262,20 +262,75 @@ FEEDBACK = (
 )
 
 KB_SECTIONS = (
-    "借记卡", "信用卡申请", "信用卡账单", "信用卡分期", "信用卡积分", "信用卡还款",
-    "手机银行", "网上银行", "微信银行", "个人存款", "大额存单", "储蓄国债", "理财产品",
-    "基金代销", "保险代理", "个人贷款", "住房按揭", "消费贷款", "汽车分期", "小微贷款",
-    "对公账户", "对公结算", "代发工资", "社保卡", "ETC", "外汇业务", "跨境汇款",
-    "挂失补卡", "账户管理", "身份核实", "反电诈", "投诉处理", "网点服务", "自助设备",
-    "收费标准", "利率公告", "疫情服务", "视频客服", "短信通知", "积分商城", "第三方支付",
-    "贵金属", "养老金融", "数字人民币", "营销活动", "电子回单", "密码服务", "境外用卡",
+    "借记卡",
+    "信用卡申请",
+    "信用卡账单",
+    "信用卡分期",
+    "信用卡积分",
+    "信用卡还款",
+    "手机银行",
+    "网上银行",
+    "微信银行",
+    "个人存款",
+    "大额存单",
+    "储蓄国债",
+    "理财产品",
+    "基金代销",
+    "保险代理",
+    "个人贷款",
+    "住房按揭",
+    "消费贷款",
+    "汽车分期",
+    "小微贷款",
+    "对公账户",
+    "对公结算",
+    "代发工资",
+    "社保卡",
+    "ETC",
+    "外汇业务",
+    "跨境汇款",
+    "挂失补卡",
+    "账户管理",
+    "身份核实",
+    "反电诈",
+    "投诉处理",
+    "网点服务",
+    "自助设备",
+    "收费标准",
+    "利率公告",
+    "疫情服务",
+    "视频客服",
+    "短信通知",
+    "积分商城",
+    "第三方支付",
+    "贵金属",
+    "养老金融",
+    "数字人民币",
+    "营销活动",
+    "电子回单",
+    "密码服务",
+    "境外用卡",
 )
 
 TRAINING_TOPICS = (
-    "新业务知识宣导", "信用卡分期政策解读", "投诉处理技巧", "服务礼仪与话术", "反电信网络诈骗",
-    "消费者权益保护", "理财产品知识", "系统操作培训", "工单填写规范", "情绪管理与压力疏导",
-    "数字人民币业务", "疫情防控服务口径", "质检案例分享", "外包新员工岗前培训", "季度业务考试辅导",
-    "个人信息保护", "智能客服知识维护", "视频客服操作",
+    "新业务知识宣导",
+    "信用卡分期政策解读",
+    "投诉处理技巧",
+    "服务礼仪与话术",
+    "反电信网络诈骗",
+    "消费者权益保护",
+    "理财产品知识",
+    "系统操作培训",
+    "工单填写规范",
+    "情绪管理与压力疏导",
+    "数字人民币业务",
+    "疫情防控服务口径",
+    "质检案例分享",
+    "外包新员工岗前培训",
+    "季度业务考试辅导",
+    "个人信息保护",
+    "智能客服知识维护",
+    "视频客服操作",
 )
 
 # Day weights by profile: (workday, rest day, Spring Festival).
@@ -289,28 +344,145 @@ _DAY_WEIGHTS = {
 # a little traffic at night; outbound and video work office hours only.
 _HOURS = {
     "hotline": (
-        (.10, .06, .04, .03, .03, .05, .12, .35, .75, 1.0, 1.0, .92,
-         .70, .72, .95, .97, .90, .70, .50, .45, .40, .33, .24, .16),
-        (.12, .07, .05, .04, .04, .05, .10, .25, .55, .80, .85, .80,
-         .65, .66, .78, .80, .75, .62, .50, .46, .42, .35, .26, .18),
+        (
+            0.10,
+            0.06,
+            0.04,
+            0.03,
+            0.03,
+            0.05,
+            0.12,
+            0.35,
+            0.75,
+            1.0,
+            1.0,
+            0.92,
+            0.70,
+            0.72,
+            0.95,
+            0.97,
+            0.90,
+            0.70,
+            0.50,
+            0.45,
+            0.40,
+            0.33,
+            0.24,
+            0.16,
+        ),
+        (
+            0.12,
+            0.07,
+            0.05,
+            0.04,
+            0.04,
+            0.05,
+            0.10,
+            0.25,
+            0.55,
+            0.80,
+            0.85,
+            0.80,
+            0.65,
+            0.66,
+            0.78,
+            0.80,
+            0.75,
+            0.62,
+            0.50,
+            0.46,
+            0.42,
+            0.35,
+            0.26,
+            0.18,
+        ),
     ),
     "selfservice": (
-        (.20, .12, .08, .06, .06, .08, .15, .35, .65, .85, .90, .85,
-         .75, .72, .82, .85, .82, .75, .70, .75, .80, .72, .55, .35),
-        (.25, .15, .10, .07, .06, .08, .12, .28, .55, .75, .82, .80,
-         .75, .72, .78, .80, .78, .74, .72, .78, .82, .75, .58, .38),
+        (
+            0.20,
+            0.12,
+            0.08,
+            0.06,
+            0.06,
+            0.08,
+            0.15,
+            0.35,
+            0.65,
+            0.85,
+            0.90,
+            0.85,
+            0.75,
+            0.72,
+            0.82,
+            0.85,
+            0.82,
+            0.75,
+            0.70,
+            0.75,
+            0.80,
+            0.72,
+            0.55,
+            0.35,
+        ),
+        (
+            0.25,
+            0.15,
+            0.10,
+            0.07,
+            0.06,
+            0.08,
+            0.12,
+            0.28,
+            0.55,
+            0.75,
+            0.82,
+            0.80,
+            0.75,
+            0.72,
+            0.78,
+            0.80,
+            0.78,
+            0.74,
+            0.72,
+            0.78,
+            0.82,
+            0.75,
+            0.58,
+            0.38,
+        ),
     ),
     "outbound": (
-        (0, 0, 0, 0, 0, 0, 0, 0, .05, .85, 1.0, .90,
-         .25, .45, .95, 1.0, .90, .60, .30, .20, .05, 0, 0, 0),
-        (0, 0, 0, 0, 0, 0, 0, 0, 0, .80, 1.0, .85,
-         .20, .40, .90, .90, .70, .30, 0, 0, 0, 0, 0, 0),
+        (
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0.05,
+            0.85,
+            1.0,
+            0.90,
+            0.25,
+            0.45,
+            0.95,
+            1.0,
+            0.90,
+            0.60,
+            0.30,
+            0.20,
+            0.05,
+            0,
+            0,
+            0,
+        ),
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0.80, 1.0, 0.85, 0.20, 0.40, 0.90, 0.90, 0.70, 0.30, 0, 0, 0, 0, 0, 0),
     ),
     "video": (
-        (0, 0, 0, 0, 0, 0, 0, 0, 0, .70, 1.0, .90,
-         .40, .60, .90, .85, .70, .20, 0, 0, 0, 0, 0, 0),
-        (0, 0, 0, 0, 0, 0, 0, 0, 0, .80, 1.0, .80,
-         .40, .50, .80, .70, .50, 0, 0, 0, 0, 0, 0, 0),
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0.70, 1.0, 0.90, 0.40, 0.60, 0.90, 0.85, 0.70, 0.20, 0, 0, 0, 0, 0, 0),
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0.80, 1.0, 0.80, 0.40, 0.50, 0.80, 0.70, 0.50, 0, 0, 0, 0, 0, 0, 0),
     ),
 }
 
@@ -319,10 +491,14 @@ _FESTIVALS = {  # Spring Festival week
     2021: (date(2021, 2, 11), date(2021, 2, 17)),
     2022: (date(2022, 1, 31), date(2022, 2, 6)),
 }
-_REST_DAYS = {2021: (date(2021, 1, 1), date(2021, 1, 2), date(2021, 1, 3)),
-              2022: (date(2022, 1, 1), date(2022, 1, 2), date(2022, 1, 3))}
-_SWAPPED_WORKDAYS = {2021: (date(2021, 2, 7), date(2021, 2, 20)),
-                     2022: (date(2022, 1, 29), date(2022, 1, 30))}
+_REST_DAYS = {
+    2021: (date(2021, 1, 1), date(2021, 1, 2), date(2021, 1, 3)),
+    2022: (date(2022, 1, 1), date(2022, 1, 2), date(2022, 1, 3)),
+}
+_SWAPPED_WORKDAYS = {
+    2021: (date(2021, 2, 7), date(2021, 2, 20)),
+    2022: (date(2022, 1, 29), date(2022, 1, 30)),
+}
 
 WORK, REST, FESTIVAL = 0, 1, 2
 
@@ -439,8 +615,7 @@ def _draw(rng: np.random.Generator, remaining: np.ndarray, n: int) -> np.ndarray
     return np.repeat(np.arange(remaining.size), counts)
 
 
-def _assign(rng: np.random.Generator, cells: np.ndarray, rank: np.ndarray,
-            load: np.ndarray) -> np.ndarray:
+def _assign(rng: np.random.Generator, cells: np.ndarray, rank: np.ndarray, load: np.ndarray) -> np.ndarray:
     """Cells -> rows: cells of low `rank` (abandoned, slow) go preferentially to loaded rows."""
     shuffled = rng.permutation(cells)
     by_rank = shuffled[np.argsort(rank[shuffled], kind="stable")]
@@ -484,16 +659,18 @@ def _stamp(ms: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
     seconds = ms // 1000
     day = seconds // 86400
     first = int(day.min()) if day.size else 0
-    dates = pa.array([(date(1970, 1, 1) + timedelta(days=d)).isoformat()
-                      for d in range(first, (int(day.max()) + 1) if day.size else first)],
-                     pa.string())
+    dates = pa.array(
+        [
+            (date(1970, 1, 1) + timedelta(days=d)).isoformat()
+            for d in range(first, (int(day.max()) + 1) if day.size else first)
+        ],
+        pa.string(),
+    )
     of_day = seconds - day * 86400
     hh, rest = np.divmod(of_day, 3600)
     mm, ss = np.divmod(rest, 60)
-    clock = pc.binary_join_element_wise(
-        _TWO_DIGITS.take(hh), _TWO_DIGITS.take(mm), _TWO_DIGITS.take(ss), ":")
-    text = pc.binary_join_element_wise(
-        dates.take(pa.array(day - first, mask=missing)), clock, " ")
+    clock = pc.binary_join_element_wise(_TWO_DIGITS.take(hh), _TWO_DIGITS.take(mm), _TWO_DIGITS.take(ss), ":")
+    text = pc.binary_join_element_wise(dates.take(pa.array(day - first, mask=missing)), clock, " ")
     frac = ms % 1000
     if (frac == 0).all():
         return text
@@ -504,8 +681,9 @@ def _stamp(ms: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
 
 def _take(values: Sequence[str], codes: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
     """Category codes -> a string column (null where `missing`)."""
-    arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=missing),
-                                         pa.array(list(values), pa.string()))
+    arr = pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32), mask=missing), pa.array(list(values), pa.string())
+    )
     return arr.cast(pa.string())
 
 
@@ -548,12 +726,12 @@ def _outcomes(requests: int, answered: int, within: int, outsourced: int) -> lis
     """Counts per outcome cell; outsourcing is spread evenly over fast and slow answers."""
     fast_out = round(outsourced * within / answered)
     slow_out = outsourced - fast_out
-    return [requests - answered, answered - within - slow_out, slow_out,
-            within - fast_out, fast_out]
+    return [requests - answered, answered - within - slow_out, slow_out, within - fast_out, fast_out]
 
 
-def _answer_columns(rng: np.random.Generator, ts: np.ndarray, outcome: np.ndarray,
-                    handle_median: float) -> dict[str, pa.Array]:
+def _answer_columns(
+    rng: np.random.Generator, ts: np.ndarray, outcome: np.ndarray, handle_median: float
+) -> dict[str, pa.Array]:
     """requested_at/answered_at/ended_at/agent_type for rows of known outcome.
 
     Waits are whole seconds, a few (8%) half seconds: answers within T = 20 s
@@ -591,8 +769,9 @@ def _answer_columns(rng: np.random.Generator, ts: np.ndarray, outcome: np.ndarra
 def _gen_inbound(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
     cells = []
     for prefix in ("general", "credit"):
-        cells += _outcomes(*(job.n(f"{prefix}.{k}") for k in
-                             ("requests", "answered", "within_t", "outsourced")))
+        cells += _outcomes(
+            *(job.n(f"{prefix}.{k}") for k in ("requests", "answered", "within_t", "outsourced"))
+        )
     remaining = np.array(cells, dtype=np.int64)  # line-major: 综合 0-4, 信用卡 5-9
     counts = _day_counts(rng, job.cal, "hotline", int(remaining.sum()))
     done = 0
@@ -602,25 +781,29 @@ def _gen_inbound(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
         cell = _assign(rng, drawn, np.tile(_OUTCOME_RANK, 2), load)
         line, outcome = np.divmod(cell, 5)
         cols = _answer_columns(rng, ts, outcome, 200.0)
-        yield pa.table({
-            "call_id": _ids("C", job.quarter, done, ts.size),
-            "line": _take(LINES, line),
-            **cols,
-        })
+        yield pa.table(
+            {
+                "call_id": _ids("C", job.quarter, done, ts.size),
+                "line": _take(LINES, line),
+                **cols,
+            }
+        )
         done += ts.size
 
 
 def _gen_online(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
-    remaining = np.array(_outcomes(*(job.n(f"online.{k}") for k in
-                                     ("requests", "answered", "within_t", "outsourced"))),
-                         dtype=np.int64)
+    remaining = np.array(
+        _outcomes(*(job.n(f"online.{k}") for k in ("requests", "answered", "within_t", "outsourced"))),
+        dtype=np.int64,
+    )
     counts = _day_counts(rng, job.cal, "hotline", int(remaining.sum()))
     done = 0
     for days in _chunks(counts):
         ts, load = _times(rng, job.cal, "hotline", days, counts)
         outcome = _assign(rng, _draw(rng, remaining, ts.size), _OUTCOME_RANK, load)
-        yield pa.table({"chat_id": _ids("W", job.quarter, done, ts.size),
-                        **_answer_columns(rng, ts, outcome, 420.0)})
+        yield pa.table(
+            {"chat_id": _ids("W", job.quarter, done, ts.size), **_answer_columns(rng, ts, outcome, 420.0)}
+        )
         done += ts.size
 
 
@@ -635,12 +818,14 @@ def _gen_outbound(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
         ts, _load = _times(rng, job.cal, "outbound", days, counts)
         cell = rng.permutation(_draw(rng, remaining, ts.size))
         service, picked_up = np.divmod(cell, 2)
-        yield pa.table({
-            "call_id": _ids("O", job.quarter, done, ts.size),
-            "dialed_at": _stamp(ts * 1000),
-            "service": _take([s[0] for s in services], service),
-            "connected": pa.array(picked_up.astype(np.int8)),
-        })
+        yield pa.table(
+            {
+                "call_id": _ids("O", job.quarter, done, ts.size),
+                "dialed_at": _stamp(ts * 1000),
+                "service": _take([s[0] for s in services], service),
+                "connected": pa.array(picked_up.astype(np.int8)),
+            }
+        )
         done += ts.size
 
 
@@ -653,10 +838,10 @@ _SMART_RECOGNIZED = np.array([0, 0, 1, 1, 0], dtype=np.int8)
 
 def _gen_smart(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
     robot, robot_res = job.n("robot.sessions"), job.n("robot.resolved")
-    voice, voice_rec, voice_res = (job.n(f"voice.{k}") for k in
-                                   ("sessions", "recognized", "resolved"))
-    remaining = np.array([robot_res, robot - robot_res, voice_res, voice_rec - voice_res,
-                          voice - voice_rec], dtype=np.int64)
+    voice, voice_rec, voice_res = (job.n(f"voice.{k}") for k in ("sessions", "recognized", "resolved"))
+    remaining = np.array(
+        [robot_res, robot - robot_res, voice_res, voice_rec - voice_res, voice - voice_rec], dtype=np.int64
+    )
     per_mille = int(job.targets["robot.standard_per_mille"])  # type: ignore[call-overload]
     counts = _day_counts(rng, job.cal, "selfservice", int(remaining.sum()))
     done, questions_so_far, standard_so_far = 0, 0, 0
@@ -664,10 +849,10 @@ def _gen_smart(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
         ts, _load = _times(rng, job.cal, "selfservice", days, counts)
         cell = rng.permutation(_draw(rng, remaining, ts.size))
         is_robot = _SMART_CHANNEL[cell] == 0
-        questions = np.where(is_robot, np.minimum(rng.geometric(0.42, ts.size), 12),
-                             1 + (rng.random(ts.size) < 0.18))
-        standard = np.where(is_robot, 0, questions * _SMART_RECOGNIZED[cell]
-                            * (1 - _SMART_TRANSFERRED[cell]))
+        questions = np.where(
+            is_robot, np.minimum(rng.geometric(0.42, ts.size), 12), 1 + (rng.random(ts.size) < 0.18)
+        )
+        standard = np.where(is_robot, 0, questions * _SMART_RECOGNIZED[cell] * (1 - _SMART_TRANSFERRED[cell]))
         # Robot standard answers: error diffusion over chunks keeps the running
         # total at round(rate x questions so far), so the quarter's rate is exact.
         robot_q = questions[is_robot]
@@ -678,15 +863,17 @@ def _gen_smart(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
         slot_owner = np.repeat(np.arange(robot_q.size), robot_q)
         missed = rng.choice(slot_owner.size, size=misses, replace=False)
         standard[is_robot] = robot_q - np.bincount(slot_owner[missed], minlength=robot_q.size)
-        yield pa.table({
-            "session_id": _ids("A", job.quarter, done, ts.size),
-            "channel": _take(SMART_CHANNELS, _SMART_CHANNEL[cell]),
-            "started_at": _stamp(ts * 1000),
-            "questions": pa.array(questions.astype(np.int64)),
-            "standard_answers": pa.array(standard.astype(np.int64)),
-            "recognized": pa.array(_SMART_RECOGNIZED[cell], mask=is_robot),
-            "transferred": pa.array(_SMART_TRANSFERRED[cell]),
-        })
+        yield pa.table(
+            {
+                "session_id": _ids("A", job.quarter, done, ts.size),
+                "channel": _take(SMART_CHANNELS, _SMART_CHANNEL[cell]),
+                "started_at": _stamp(ts * 1000),
+                "questions": pa.array(questions.astype(np.int64)),
+                "standard_answers": pa.array(standard.astype(np.int64)),
+                "recognized": pa.array(_SMART_RECOGNIZED[cell], mask=is_robot),
+                "transferred": pa.array(_SMART_TRANSFERRED[cell]),
+            }
+        )
         done += ts.size
 
 
@@ -698,11 +885,13 @@ def _gen_video(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
     for days in _chunks(counts):
         ts, _load = _times(rng, job.cal, "video", days, counts)
         cell = rng.permutation(_draw(rng, remaining, ts.size))
-        yield pa.table({
-            "session_id": _ids("V", job.quarter, done, ts.size),
-            "started_at": _stamp(ts * 1000),
-            "business_type": _take(VIDEO_TYPES, cell, cell == len(VIDEO_TYPES)),
-        })
+        yield pa.table(
+            {
+                "session_id": _ids("V", job.quarter, done, ts.size),
+                "started_at": _stamp(ts * 1000),
+                "business_type": _take(VIDEO_TYPES, cell, cell == len(VIDEO_TYPES)),
+            }
+        )
         done += ts.size
 
 
@@ -716,12 +905,14 @@ def _gen_surveys(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
         channel, rating = np.divmod(cell, len(RATINGS))
         # a survey is answered a little after the contact it rates (still in Q)
         responded = np.sort(np.minimum(ts + rng.integers(60, 900, ts.size), job.last_second))
-        yield pa.table({
-            "survey_id": _ids("M", job.quarter, done, ts.size),
-            "channel": _take(SURVEY_CHANNELS, channel),
-            "responded_at": _stamp(responded * 1000),
-            "rating": _take(RATINGS, rating),
-        })
+        yield pa.table(
+            {
+                "survey_id": _ids("M", job.quarter, done, ts.size),
+                "channel": _take(SURVEY_CHANNELS, channel),
+                "responded_at": _stamp(responded * 1000),
+                "rating": _take(RATINGS, rating),
+            }
+        )
         done += ts.size
 
 
@@ -739,12 +930,14 @@ def _gen_sms(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
         sizes = rng.multinomial(total, rng.dirichlet(np.full(batches, 4.0)))
         rows += [(int(d), name, int(s)) for d, s in zip(days, sizes, strict=True)]
     rows.sort(key=lambda r: (r[0], r[1]))
-    yield pa.table({
-        "batch_id": _ids("B", job.quarter, 0, len(rows)),
-        "sent_on": _dates([job.cal.days[r[0]] for r in rows]),
-        "service": pa.array([r[1] for r in rows], pa.string()),
-        "recipients": pa.array([r[2] for r in rows], pa.int64()),
-    })
+    yield pa.table(
+        {
+            "batch_id": _ids("B", job.quarter, 0, len(rows)),
+            "sent_on": _dates([job.cal.days[r[0]] for r in rows]),
+            "service": pa.array([r[1] for r in rows], pa.string()),
+            "recipients": pa.array([r[2] for r in rows], pa.int64()),
+        }
+    )
 
 
 def _gen_feedback(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
@@ -753,13 +946,15 @@ def _gen_feedback(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
     picked = np.sort(rng.choice(len(FEEDBACK), size=n, replace=False))
     status = rng.permutation(np.repeat(np.arange(3), statuses))
     days = np.sort(rng.choice(_work_days(job.cal), size=n, replace=True))
-    yield pa.table({
-        "feedback_id": _ids("F", job.quarter, 0, n),
-        "reported_on": _dates([job.cal.days[d] for d in days]),
-        "department": pa.array([FEEDBACK[i][0] for i in picked], pa.string()),
-        "summary": pa.array([FEEDBACK[i][1] for i in picked], pa.string()),
-        "status": _take(("已优化", "列入计划", "待反馈"), status),
-    })
+    yield pa.table(
+        {
+            "feedback_id": _ids("F", job.quarter, 0, n),
+            "reported_on": _dates([job.cal.days[d] for d in days]),
+            "department": pa.array([FEEDBACK[i][0] for i in picked], pa.string()),
+            "summary": pa.array([FEEDBACK[i][1] for i in picked], pa.string()),
+            "status": _take(("已优化", "列入计划", "待反馈"), status),
+        }
+    )
 
 
 # Ticket mix for requests other than 投诉: (type, share, routing shares 分支行/总行部室/客服中心).
@@ -802,13 +997,15 @@ def _gen_tickets(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
         ticket, route = np.divmod(rest, len(ROUTES))
         # the ticket is written up after the call it comes from (still in Q)
         created = np.sort(np.minimum(ts + rng.integers(120, 1200, ts.size), job.last_second))
-        yield pa.table({
-            "ticket_id": _ids("T", job.quarter, done, ts.size),
-            "created_at": _stamp(created * 1000),
-            "request_type": _take(TICKET_TYPES, request),
-            "ticket_type": _take(TICKET_TYPES, ticket),
-            "routed_to": _take(ROUTES, route),
-        })
+        yield pa.table(
+            {
+                "ticket_id": _ids("T", job.quarter, done, ts.size),
+                "created_at": _stamp(created * 1000),
+                "request_type": _take(TICKET_TYPES, request),
+                "ticket_type": _take(TICKET_TYPES, ticket),
+                "routed_to": _take(ROUTES, route),
+            }
+        )
         done += ts.size
 
 
@@ -820,20 +1017,24 @@ def _gen_kb(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
     # every reviewed section appears at least once, the rest of the reviews at random
     review_sections = np.concatenate([reviewed, rng.choice(reviewed, reviews - n_sections)])
     changed = new + improved
-    points = 1 + rng.multinomial(int(t["kb.knowledge_points"]) - changed,  # type: ignore[call-overload]
-                                 rng.dirichlet(np.full(changed, 1.5)))
+    points = 1 + rng.multinomial(
+        int(t["kb.knowledge_points"]) - changed,  # type: ignore[call-overload]
+        rng.dirichlet(np.full(changed, 1.5)),
+    )
     section = np.concatenate([review_sections, rng.choice(len(KB_SECTIONS), changed)])
     action = np.repeat([0, 1, 2], [reviews, new, improved])
     kp = np.concatenate([rng.integers(5, 60, reviews), points])
     day = rng.choice(_work_days(job.cal), size=action.size)
     order = np.lexsort((rng.random(action.size), day))
-    yield pa.table({
-        "change_id": _ids("K", job.quarter, 0, action.size),
-        "changed_on": _dates([job.cal.days[d] for d in day[order]]),
-        "section": _take(KB_SECTIONS, section[order]),
-        "action": _take(KB_ACTIONS, action[order]),
-        "knowledge_points": pa.array(kp[order].astype(np.int64)),
-    })
+    yield pa.table(
+        {
+            "change_id": _ids("K", job.quarter, 0, action.size),
+            "changed_on": _dates([job.cal.days[d] for d in day[order]]),
+            "section": _take(KB_SECTIONS, section[order]),
+            "action": _take(KB_ACTIONS, action[order]),
+            "knowledge_points": pa.array(kp[order].astype(np.int64)),
+        }
+    )
 
 
 def _gen_training(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
@@ -844,8 +1045,9 @@ def _gen_training(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
     sizes = 1 + rng.multinomial(rows - sessions, spread / spread.sum())
     sizes = np.minimum(sizes, staff)
     sizes[np.argmax(sizes)] += rows - sizes.sum()
-    durations = rng.choice(np.array([25, 50, 75, 100, 150, 200]), size=sessions,
-                           p=[0.40, 0.35, 0.12, 0.08, 0.03, 0.02])
+    durations = rng.choice(
+        np.array([25, 50, 75, 100, 150, 200]), size=sessions, p=[0.40, 0.35, 0.12, 0.08, 0.03, 0.02]
+    )
     session_of_row = np.repeat(np.arange(sessions), sizes)
     first_staff = 1 if job.quarter.year == 2021 else 55  # some turnover between years
     who = np.concatenate([rng.choice(staff, size=s, replace=False) for s in sizes])
@@ -865,24 +1067,28 @@ def _gen_training(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
     topic = rng.integers(0, len(TRAINING_TOPICS), sessions)
     day = np.sort(rng.choice(_work_days(job.cal), size=sessions))
     text_hours = [f"{h // 100}.{h % 100:02d}".rstrip("0").rstrip(".") for h in hours]
-    yield pa.table({
-        "session_id": _ids("X", job.quarter, 0, sessions).take(pa.array(session_of_row)),
-        "held_on": _dates([job.cal.days[d] for d in day[session_of_row]]),
-        "topic": _take(TRAINING_TOPICS, topic[session_of_row]),
-        "staff_id": pa.array([f"S{first_staff + w:04d}" for w in who], pa.string()),
-        "hours": pa.array(text_hours, pa.string()),
-    })
+    yield pa.table(
+        {
+            "session_id": _ids("X", job.quarter, 0, sessions).take(pa.array(session_of_row)),
+            "held_on": _dates([job.cal.days[d] for d in day[session_of_row]]),
+            "topic": _take(TRAINING_TOPICS, topic[session_of_row]),
+            "staff_id": pa.array([f"S{first_staff + w:04d}" for w in who], pa.string()),
+            "hours": pa.array(text_hours, pa.string()),
+        }
+    )
 
 
 def _gen_awards(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
     rows = AWARDS[str(job.quarter)]
     months = job.quarter.months
-    yield pa.table({
-        "month": pa.array([f"{job.quarter.year}-{months[r[0] - 1]:02d}" for r in rows]),
-        "category": pa.array([r[1] for r in rows]),
-        "winner": pa.array([r[2] for r in rows]),
-        "leader": pa.array([r[3] or None for r in rows], pa.string()),
-    })
+    yield pa.table(
+        {
+            "month": pa.array([f"{job.quarter.year}-{months[r[0] - 1]:02d}" for r in rows]),
+            "category": pa.array([r[1] for r in rows]),
+            "winner": pa.array([r[2] for r in rows]),
+            "leader": pa.array([r[3] or None for r in rows], pa.string()),
+        }
+    )
 
 
 GENERATORS: dict[str, Callable[[Job, np.random.Generator], Iterator[pa.Table]]] = {

@@ -62,10 +62,14 @@ def validated_reports(quarter: str, data_root: Path | None = None) -> dict[str, 
         )
     for q, report in reports.items():
         if not report.ok:
-            role = "" if q == quarter else (
-                f"{q} 是 {quarter} 的上年同期（同比数据来源），其数据有误 / {q} is the year-earlier "
-                f"quarter whose extracts {quarter}'s year-on-year (同比) figures compare with: fix it, "
-                f"or move <DATA>/{q} aside to publish {quarter} with 无同期数据."
+            role = (
+                ""
+                if q == quarter
+                else (
+                    f"{q} 是 {quarter} 的上年同期（同比数据来源），其数据有误 / {q} is the year-earlier "
+                    f"quarter whose extracts {quarter}'s year-on-year (同比) figures compare with: fix it, "
+                    f"or move <DATA>/{q} aside to publish {quarter} with 无同期数据."
+                )
             )
             raise extracts.ExtractError(report, role)
     return reports

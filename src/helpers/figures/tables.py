@@ -211,8 +211,12 @@ def waits(requests: Source, service_level_seconds: float = 20) -> Rows:
 
 
 def _shares_by_channel(
-    found: Mapping[tuple[str, Any], int], channels: Sequence[str], parts: Sequence[tuple[str, Any]],
-    part: str, count: str, label: Callable[[Any], str],
+    found: Mapping[tuple[str, Any], int],
+    channels: Sequence[str],
+    parts: Sequence[tuple[str, Any]],
+    part: str,
+    count: str,
+    label: Callable[[Any], str],
 ) -> Rows:
     """{(channel, key): n} -> per channel that has any, one row per part (all of them, 0 when
     none): channel, <part>, <part>_rank, <count>, share (of the channel's total)."""

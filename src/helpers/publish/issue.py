@@ -387,12 +387,14 @@ def _about(meta: Mapping[str, Any]) -> str:
     inputs = list(meta.get("inputs") or [])
     if inputs:
         parts.append('<div class="kf-table"><table>')
-        parts.append("<thead><tr><th>文件 / File</th><th class=\"num\">行数 / Rows</th>"
-                     "<th>SHA-256</th></tr></thead><tbody>")
+        parts.append(
+            '<thead><tr><th>文件 / File</th><th class="num">行数 / Rows</th>'
+            "<th>SHA-256</th></tr></thead><tbody>"
+        )
         for item in inputs:
             parts.append(
                 f"<tr><td>{_dash(item.get('name'))}</td>"
-                f"<td class=\"num\">{_dash(item.get('rows'))}</td>"
+                f'<td class="num">{_dash(item.get("rows"))}</td>'
                 f"<td><code>{_dash(item.get('sha256'))}</code></td></tr>"
             )
         parts.append("</tbody></table></div>")
@@ -413,8 +415,9 @@ def _about(meta: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def render_issue_html(merged: NotebookNode, toc: list[TocEntry], meta: Mapping[str, Any],
-                      *, charts: int = 0) -> str:
+def render_issue_html(
+    merged: NotebookNode, toc: list[TocEntry], meta: Mapping[str, Any], *, charts: int = 0
+) -> str:
     """Merged notebook + TOC + meta -> the complete issue page as one HTML string.
 
     The vega bundle is inlined once in `<head>` when the issue has any chart.
@@ -495,7 +498,7 @@ def write_index(out_root: Path, issues: list[dict]) -> Path:
         )
     listing = "\n".join(items) if items else "<li>尚无已发布的期刊 / no issue published yet</li>"
     page = (
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(MASTHEAD_TITLE)} · {esc(centre)}</title>\n<style>\n{_css()}</style>\n</head>\n"
         '<body>\n<div class="kf-page">\n<header class="kf-masthead">\n'
@@ -515,7 +518,7 @@ def write_document(markdown_path: Path, out_html: Path, *, title: str, centre: s
     beside the issue, so reviewers without the repository can read the KPI definitions."""
     body = render_markdown(Path(markdown_path).read_text(encoding="utf-8"))
     page = (
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)} · {esc(MASTHEAD_TITLE)}</title>\n<style>\n{_css()}</style>\n</head>\n"
         '<body>\n<div class="kf-page">\n<header class="kf-masthead">\n'

@@ -57,11 +57,24 @@ KERNEL = "kefu-weikan"
 #: exploring rows, never the publish path. A module that fails to import here is skipped:
 #: the kernel imports it itself, and reports any error.
 PRELOAD = (
-    "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "IPython", "IPython.core.history",
-    "IPython.core.completerlib", "IPython.core.debugger", "IPython.extensions.storemagic", "sqlite3",
-    "tornado.queues", "psutil",
-    "altair", "helpers.fmt", "helpers.report.notebook", "helpers.report.charts", "helpers.report.markup",
-    "helpers.report.render", "helpers.figures.metrics",
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.debugger",
+    "IPython",
+    "IPython.core.history",
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.extensions.storemagic",
+    "sqlite3",
+    "tornado.queues",
+    "psutil",
+    "altair",
+    "helpers.fmt",
+    "helpers.report.notebook",
+    "helpers.report.charts",
+    "helpers.report.markup",
+    "helpers.report.render",
+    "helpers.figures.metrics",
 )
 REQUIRED = ("ipykernel.kernelapp",)
 #: Set in the zygote's environment before its imports, so that no native thread exists
@@ -153,9 +166,10 @@ def _fork_hazards() -> list[str]:
     aio = sys.modules.get("asyncio")
     if aio is not None:
         policy = getattr(aio.events, "_event_loop_policy", None)  # read, not created, here
-        if aio.events._get_running_loop() is not None or getattr(
-            getattr(policy, "_local", None), "_loop", None
-        ) is not None:
+        if (
+            aio.events._get_running_loop() is not None
+            or getattr(getattr(policy, "_local", None), "_loop", None) is not None
+        ):
             problems.append("an asyncio event loop exists")
     return problems
 
@@ -404,7 +418,7 @@ def _split_cmd(cmd: list[str]) -> tuple[tuple[str, ...], list[str]] | None:
         if cmd[i] == "-m":
             if cmd[i + 1] not in ("ipykernel_launcher", "ipykernel") or "-c" in cmd[1:i]:
                 return None
-            return tuple(cmd[:i]), cmd[i + 2:]
+            return tuple(cmd[:i]), cmd[i + 2 :]
     return None
 
 
@@ -479,8 +493,13 @@ class _Zygote:
         try:
             with open(self.log_path, "wb") as log_file:
                 self.proc = subprocess.Popen(
-                    [*interp, "-c", _BOOT, self.sock_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    stderr=log_file, cwd=self.dir, env=_zygote_env(env), start_new_session=True,
+                    [*interp, "-c", _BOOT, self.sock_path],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log_file,
+                    cwd=self.dir,
+                    env=_zygote_env(env),
+                    start_new_session=True,
                     close_fds=True,
                 )
         except OSError:
@@ -692,8 +711,12 @@ def _fork_kernel(cmd: list[str], kwargs: dict[str, Any]) -> _ForkedKernel | None
     """Fork `cmd` from the zygote, or None: start it the usual way."""
     split = _split_cmd(cmd)
     if (
-        not _enabled or split is None or os.name != "posix" or kwargs.get("independent")
-        or kwargs.get("stdin") is not None or set(kwargs) - _LAUNCH_KWARGS
+        not _enabled
+        or split is None
+        or os.name != "posix"
+        or kwargs.get("independent")
+        or kwargs.get("stdin") is not None
+        or set(kwargs) - _LAUNCH_KWARGS
     ):
         return None
     interp, args = split

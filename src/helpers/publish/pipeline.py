@@ -90,17 +90,26 @@ def _helpers_hash() -> str:
 
 
 def section_key(
-    sec: Section, params: IssueParams, data_root: Path, store_doc: dict, helpers_hash: str,
+    sec: Section,
+    params: IssueParams,
+    data_root: Path,
+    store_doc: dict,
+    helpers_hash: str,
 ) -> str:
     """What a section's executed notebook depends on, hashed: its notebook, the code
     kernels import, the issue params, what it presents from the figure store (the figures
     and its own tables; editorial sections present none) and its editorial file.
     Same key -> the executed copy is reused."""
     editorial = paths.editorial_dir(params.quarter, data_root) / f"{sec.editorial}.md"
-    presented = None if sec.editorial else {
-        "metrics": store_doc["metrics"], "prior": store_doc["prior_metrics"],
-        "tables": store_doc["tables"].get(sec.id),
-    }
+    presented = (
+        None
+        if sec.editorial
+        else {
+            "metrics": store_doc["metrics"],
+            "prior": store_doc["prior_metrics"],
+            "tables": store_doc["tables"].get(sec.id),
+        }
+    )
     parts = {
         "notebook": _sha256_file(sec.notebook_path),
         "parameters": sec.parameters,
@@ -115,15 +124,22 @@ def section_key(
 
 def _run_notebook(sec: Section, out_nb: Path, parameters: dict) -> None:
     import papermill as pm  # imported here: ~1 s, and only the publisher needs it
+
     try:
         pm.execute_notebook(
-            str(sec.notebook_path), str(out_nb), parameters=parameters, kernel_name=KERNEL,
+            str(sec.notebook_path),
+            str(out_nb),
+            parameters=parameters,
+            kernel_name=KERNEL,
             # The kernel is forked from a warm zygote (helpers.publish.kernels).
             engine_name="kefu",
-            progress_bar=False, log_output=False, cwd=str(paths.NOTEBOOKS),
+            progress_bar=False,
+            log_output=False,
+            cwd=str(paths.NOTEBOOKS),
             # One write at the end (and on failure), not one per cell: each write is a
             # schema-validated JSON dump of the whole notebook, charts included.
-            request_save_on_cell_execute=False, autosave_cell_every=0,
+            request_save_on_cell_execute=False,
+            autosave_cell_every=0,
             # The kernel's start-up warnings (unencrypted local TCP) are noise here.
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
@@ -146,8 +162,13 @@ def code_version(root: Path | None = None) -> str:
 
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", *args], cwd=root or paths.ROOT, env=env, capture_output=True, text=True,
-            timeout=10, check=True,
+            ["git", *args],
+            cwd=root or paths.ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
 
     try:
@@ -242,8 +263,11 @@ def publish(
         def run(item: tuple[Section, Path, str]) -> tuple[str, str]:
             sec, out_nb, key = item
             parameters = {
-                "quarter": q, "data_root": str(data_root),
-                "figures_dir": str(fig_build / sec.id), "store": str(store_path), **sec.parameters,
+                "quarter": q,
+                "data_root": str(data_root),
+                "figures_dir": str(fig_build / sec.id),
+                "store": str(store_path),
+                **sec.parameters,
             }
             shutil.rmtree(fig_build / sec.id, ignore_errors=True)
             with progress.stage(f"section {sec.id}", sec.title):
@@ -292,7 +316,8 @@ def publish(
                 "data_as_of": params.data_as_of,
                 "inputs": [
                     {"name": f"{rq}/{f.path.name}", "sha256": f.sha256, "rows": f.rows}
-                    for rq, r in reports.items() for f in r.files.values()
+                    for rq, r in reports.items()
+                    for f in r.files.values()
                 ],
                 "parameters": params.as_dict(),
                 "code_version": code_version(),
@@ -304,12 +329,12 @@ def publish(
             staging.mkdir(parents=True)
             issue.assemble_issue(executed, staging / "issue.html", meta=meta)
             issue.write_document(
-                paths.DOCS / "kpi.md", staging / "kpi.html", title="指标口径 / KPI definitions",
+                paths.DOCS / "kpi.md",
+                staging / "kpi.html",
+                title="指标口径 / KPI definitions",
                 centre=params.centre,
             )
-            (staging / "metrics.json").write_text(
-                figures.metrics.to_json(metrics_dict), encoding="utf-8"
-            )
+            (staging / "metrics.json").write_text(figures.metrics.to_json(metrics_dict), encoding="utf-8")
             shutil.copytree(fig_build, staging / "figures")
             shutil.copytree(nb_dir, staging / "notebooks")
             _swap_into_place(staging, issue_dir)
@@ -369,7 +394,9 @@ def _heading_notebook(path: Path, title: str) -> Path:
     plain JSON (nbformat's import alone costs more than the whole notebook)."""
     nb = {
         "cells": [{"cell_type": "markdown", "id": "heading", "metadata": {}, "source": f"## {title}"}],
-        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
     }
     path.write_text(json.dumps(nb, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return path

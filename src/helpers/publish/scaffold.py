@@ -136,8 +136,10 @@ def extract_instructions(quarter: Quarter, data_root: Path) -> str:
     folder = paths.quarter_dir(str(quarter), data_root)
     prior = quarter.prior_year()
     prior_dir = paths.quarter_dir(str(prior), data_root)
-    lines = [f"把本季度的 {len(FILES)} 个数据文件放入 / drop the quarter's {len(FILES)} extracts into:",
-             f"  {folder}/"]
+    lines = [
+        f"把本季度的 {len(FILES)} 个数据文件放入 / drop the quarter's {len(FILES)} extracts into:",
+        f"  {folder}/",
+    ]
     width = max(len(n) for n in FILES) + len(".csv")
     for name, spec in FILES.items():
         present = any((folder / f"{name}{ext}").exists() for ext in (".csv", ".csv.gz"))
@@ -194,8 +196,10 @@ def new_quarter(
     if result.editorial_from is None:
         lines.append("  editorial: no earlier quarter has editorial files; write them from scratch")
     else:
-        lines.append(f"  editorial source: {result.editorial_from}; each copy starts with a rewrite "
-                     "note that shows in the issue until the editor removes it")
+        lines.append(
+            f"  editorial source: {result.editorial_from}; each copy starts with a rewrite "
+            "note that shows in the issue until the editor removes it"
+        )
     lines.append(extract_instructions(q, data_root))
     result.instructions = "\n".join(lines)
     emit(result.instructions)

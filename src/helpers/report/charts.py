@@ -53,7 +53,12 @@ FONT = (
 )
 # A restrained bank palette: navy first, the bank's red second, then muted tones.
 NAVY, RED, STEEL, GOLD, SAGE, GREY = (
-    "#1f4e79", "#b8312f", "#6f8fae", "#c9a227", "#5f8a6b", "#8c8c8c",
+    "#1f4e79",
+    "#b8312f",
+    "#6f8fae",
+    "#c9a227",
+    "#5f8a6b",
+    "#8c8c8c",
 )
 PALETTE = [NAVY, RED, STEEL, GOLD, SAGE, GREY]
 PALE = "#adc3d9"  # a faded navy: "beyond the threshold"
@@ -90,19 +95,34 @@ def kefu_theme() -> alt.theme.ThemeConfig:
             "padding": 6,
             "view": {"continuousWidth": EXPORT_WIDTH, "continuousHeight": HEIGHT, "stroke": None},
             "title": {
-                "fontSize": 15, "fontWeight": "bold", "color": INK, "anchor": "start",
-                "subtitleFontSize": 12, "subtitleColor": MUTED, "offset": 8,
+                "fontSize": 15,
+                "fontWeight": "bold",
+                "color": INK,
+                "anchor": "start",
+                "subtitleFontSize": 12,
+                "subtitleColor": MUTED,
+                "offset": 8,
             },
             "axis": {
-                "labelFontSize": 12, "titleFontSize": 12, "titleFontWeight": "normal",
-                "labelColor": MUTED, "titleColor": MUTED, "gridColor": RULE,
-                "domainColor": "#a6a6a6", "tickColor": "#a6a6a6", "labelLimit": 160,
+                "labelFontSize": 12,
+                "titleFontSize": 12,
+                "titleFontWeight": "normal",
+                "labelColor": MUTED,
+                "titleColor": MUTED,
+                "gridColor": RULE,
+                "domainColor": "#a6a6a6",
+                "tickColor": "#a6a6a6",
+                "labelLimit": 160,
             },
             # Few, never overlapping numbers on value axes (a phone's plot is ~200 px wide).
             "axisQuantitative": {"tickCount": 5, "labelOverlap": True},
             "legend": {
-                "labelFontSize": 12, "titleFontSize": 12, "titleFontWeight": "normal",
-                "orient": "top", "labelColor": INK, "titleColor": MUTED,
+                "labelFontSize": 12,
+                "titleFontSize": 12,
+                "titleFontWeight": "normal",
+                "orient": "top",
+                "labelColor": INK,
+                "titleColor": MUTED,
             },
             "header": {"labelFontSize": 12, "titleFontSize": 12},
             "text": {"fontSize": 12, "color": INK},
@@ -118,7 +138,10 @@ def kefu_theme() -> alt.theme.ThemeConfig:
             "rect": {"color": NAVY},
             "locale": {
                 "number": {
-                    "decimal": ".", "thousands": ",", "grouping": [3], "currency": ["¥", ""],
+                    "decimal": ".",
+                    "thousands": ",",
+                    "grouping": [3],
+                    "currency": ["¥", ""],
                 }
             },
         }
@@ -136,37 +159,93 @@ def is_row_level(field: str) -> bool:
 # Each store table's fields in the order of docs/store.md: the column order of the
 # chart's CSV (store.json is written with sorted keys, so the rows cannot tell it).
 STORE_FIELDS: dict[str, tuple[str, ...]] = {
-    "daily": ("date", "requests", "requests_label", "answered", "answered_label", "answer_rate",
-              "answer_rate_label", "service_level", "service_level_label"),
+    "daily": (
+        "date",
+        "requests",
+        "requests_label",
+        "answered",
+        "answered_label",
+        "answer_rate",
+        "answer_rate_label",
+        "service_level",
+        "service_level_label",
+    ),
     "daily_rates": ("date", "measure", "rate", "rate_label"),
-    "arrivals": ("weekday", "weekday_rank", "hour", "requests", "requests_label", "days",
-                 "mean_requests", "mean_requests_label"),
-    "waits": ("bin", "bin_start", "bin_end", "open", "calls", "calls_label", "share", "share_label",
-              "density", "within"),
+    "arrivals": (
+        "weekday",
+        "weekday_rank",
+        "hour",
+        "requests",
+        "requests_label",
+        "days",
+        "mean_requests",
+        "mean_requests_label",
+    ),
+    "waits": (
+        "bin",
+        "bin_start",
+        "bin_end",
+        "open",
+        "calls",
+        "calls_label",
+        "share",
+        "share_label",
+        "density",
+        "within",
+    ),
     "online_daily": ("date", "measure", "chats", "chats_label"),
     "ratings": ("channel", "rating", "rating_rank", "count", "count_label", "share", "share_label"),
-    "outbound_services": ("service", "calls", "calls_label", "connected", "connected_label",
-                          "connect_rate", "connect_rate_label"),
+    "outbound_services": (
+        "service",
+        "calls",
+        "calls_label",
+        "connected",
+        "connected_label",
+        "connect_rate",
+        "connect_rate_label",
+    ),
     "sms_services": ("service", "batches", "batches_label", "recipients", "recipients_label"),
-    "composition": ("channel", "outcome", "outcome_rank", "sessions", "sessions_label", "share",
-                    "share_label"),
-    "diversion": ("month", "month_label", "resolved", "resolved_label", "inbound_requests",
-                  "inbound_requests_label", "online_requests", "online_requests_label",
-                  "diversion_rate", "diversion_rate_label"),
+    "composition": (
+        "channel",
+        "outcome",
+        "outcome_rank",
+        "sessions",
+        "sessions_label",
+        "share",
+        "share_label",
+    ),
+    "diversion": (
+        "month",
+        "month_label",
+        "resolved",
+        "resolved_label",
+        "inbound_requests",
+        "inbound_requests_label",
+        "online_requests",
+        "online_requests_label",
+        "diversion_rate",
+        "diversion_rate_label",
+    ),
     "business": ("type", "count", "count_label", "share", "share_label"),
     "complaint_outcomes": ("ticket_type", "tickets", "tickets_label", "kind"),
     "complaint_routes": ("routed_to", "tickets", "tickets_label"),
     "actions": ("action", "items", "items_label"),
     "points": ("action", "knowledge_points", "knowledge_points_label"),
-    "monthly": ("month", "month_label", "sessions", "sessions_label", "attendances",
-                "attendances_label", "hours", "hours_label"),
+    "monthly": (
+        "month",
+        "month_label",
+        "sessions",
+        "sessions_label",
+        "attendances",
+        "attendances_label",
+        "hours",
+        "hours_label",
+    ),
     "yoy": ("figure", "key", "period", "quarter", "value", "value_label", "change_label"),
 }
 
 
-def _rows(
-    rows: Iterable[Mapping[str, Any]], table: str, required: Sequence[str]
-) -> list[dict[str, Any]]:
+def _rows(rows: Iterable[Mapping[str, Any]], table: str, required: Sequence[str]) -> list[dict[str, Any]]:
     """Store rows -> plain dicts (copies, every row with the same columns, in the rows' order;
     columns in the order of docs/store.md, any others after them).
 
@@ -230,7 +309,9 @@ def _responsive(rows: Sequence[Mapping[str, Any]], chart: Any, height: float = H
         usermeta={"columns": list(rows[0]) if rows else []},
         # fit-x: the width follows the container, the height stays the plot's own
         # (a full "fit" would squeeze the plot under legends and titles).
-        width="container", height=height, autosize=alt.AutoSizeParams(type="fit-x", contains="padding")
+        width="container",
+        height=height,
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
     )
 
 
@@ -276,17 +357,24 @@ def daily_requests_chart(daily_rows: Sequence[Mapping[str, Any]], line: str) -> 
     """
     rows = _rows(daily_rows, "daily", ["date", "requests", "requests_label"])
     tooltip = [_date_tip(), _tip("requests_label", "请求量")]
-    for field, title in (("answered_label", "接通量"), ("answer_rate_label", "接通率"),
-                         ("service_level_label", "服务水平")):
+    for field, title in (
+        ("answered_label", "接通量"),
+        ("answer_rate_label", "接通率"),
+        ("service_level_label", "服务水平"),
+    ):
         if rows and field in rows[0]:
             tooltip.append(_tip(field, title))
-    chart = alt.Chart(_data(rows), title=f"每日人工服务请求量（{line}）").mark_line(
-        color=LINE_COLORS.get(line, NAVY),
-        point=alt.OverlayMarkDef(size=12, filled=True, color=LINE_COLORS.get(line, NAVY)),
-    ).encode(
-        x=alt.X("date:T", title="日期", axis=_date_axis(rows)),
-        y=alt.Y("requests:Q", title="请求量（人次）", scale=alt.Scale(zero=True)),
-        tooltip=tooltip,
+    chart = (
+        alt.Chart(_data(rows), title=f"每日人工服务请求量（{line}）")
+        .mark_line(
+            color=LINE_COLORS.get(line, NAVY),
+            point=alt.OverlayMarkDef(size=12, filled=True, color=LINE_COLORS.get(line, NAVY)),
+        )
+        .encode(
+            x=alt.X("date:T", title="日期", axis=_date_axis(rows)),
+            y=alt.Y("requests:Q", title="请求量（人次）", scale=alt.Scale(zero=True)),
+            tooltip=tooltip,
+        )
     )
     return _responsive(rows, chart)
 
@@ -301,27 +389,37 @@ def daily_rates_chart(
     measures = _present(rows, "measure")
     dashes = [[4, 3] if m == ANSWER_RATE else [1, 0] for m in measures]
     colors = {ANSWER_RATE: STEEL, **{m: NAVY for m in measures if m != ANSWER_RATE}}
-    lines = alt.Chart(_data(rows)).mark_line(point=_POINTS).encode(
-        x=alt.X("date:T", title="日期", axis=_date_axis(rows)),
-        y=alt.Y("rate:Q", title="比率", axis=alt.Axis(format="%"), scale=_rate_scale()),
-        color=alt.Color("measure:N", title="指标", sort=measures, scale=_scale(measures, colors),
-                        legend=_LINE_LEGEND),
-        strokeDash=alt.StrokeDash(
-            "measure:N", title="指标", sort=measures, scale=alt.Scale(domain=measures, range=dashes),
-            legend=_LINE_LEGEND,
-        ),
-        tooltip=[_date_tip(), _tip("measure", "指标"), _tip("rate_label", "比率")],
+    lines = (
+        alt.Chart(_data(rows))
+        .mark_line(point=_POINTS)
+        .encode(
+            x=alt.X("date:T", title="日期", axis=_date_axis(rows)),
+            y=alt.Y("rate:Q", title="比率", axis=alt.Axis(format="%"), scale=_rate_scale()),
+            color=alt.Color(
+                "measure:N", title="指标", sort=measures, scale=_scale(measures, colors), legend=_LINE_LEGEND
+            ),
+            strokeDash=alt.StrokeDash(
+                "measure:N",
+                title="指标",
+                sort=measures,
+                scale=alt.Scale(domain=measures, range=dashes),
+                legend=_LINE_LEGEND,
+            ),
+            tooltip=[_date_tip(), _tip("measure", "指标"), _tip("rate_label", "比率")],
+        )
     )
     layers: list[Any] = [lines]
     if target is not None:
         # Data-less layers: one rule and one label (Altair gives them its `empty` datum).
-        rule = alt.Chart().mark_rule(strokeDash=[2, 2]).encode(
-            y=alt.YDatum(target, type="quantitative")
-        )
-        label = alt.Chart().mark_text(align="right", dx=-2, dy=-7, color=RED).encode(
-            x=alt.XValue("width"),
-            y=alt.YDatum(target, type="quantitative"),
-            text=alt.TextDatum(target_label, type="nominal"),
+        rule = alt.Chart().mark_rule(strokeDash=[2, 2]).encode(y=alt.YDatum(target, type="quantitative"))
+        label = (
+            alt.Chart()
+            .mark_text(align="right", dx=-2, dy=-7, color=RED)
+            .encode(
+                x=alt.XValue("width"),
+                y=alt.YDatum(target, type="quantitative"),
+                text=alt.TextDatum(target_label, type="nominal"),
+            )
         )
         layers += [rule, label]
     title = "每日" + "与".join(str(m) for m in measures) if measures else "每日接通率与服务水平"
@@ -330,22 +428,31 @@ def daily_rates_chart(
 
 def arrival_heatmap_chart(arrivals_rows: Sequence[Mapping[str, Any]]) -> alt.Chart:
     """`inbound_*.arrivals` -> weekday × hour grid coloured by mean requests per day."""
-    rows = _rows(arrivals_rows, "arrivals", ["weekday", "weekday_rank", "hour", "mean_requests",
-                                             "mean_requests_label", "requests_label"])
+    rows = _rows(
+        arrivals_rows,
+        "arrivals",
+        ["weekday", "weekday_rank", "hour", "mean_requests", "mean_requests_label", "requests_label"],
+    )
     weekdays = _present(rows, "weekday", rank="weekday_rank")
-    chart = alt.Chart(_data(rows), title="人工服务请求时段分布（日均）").mark_rect().encode(
-        x=alt.X("hour:O", title="时", axis=alt.Axis(labelAngle=0, values=list(range(0, 24, 3)))),
-        y=alt.Y("weekday:N", title=None, sort=weekdays),
-        color=alt.Color(
-            "mean_requests:Q", title="日均请求量", scale=alt.Scale(scheme="blues", zero=True),
-            legend=alt.Legend(orient="top", gradientLength=180, format=",.1~f"),
-        ),
-        tooltip=[
-            _tip("weekday", "星期"),
-            alt.Tooltip("hour:O", title="时"),
-            _tip("mean_requests_label", "日均请求量"),
-            _tip("requests_label", "季度合计"),
-        ],
+    chart = (
+        alt.Chart(_data(rows), title="人工服务请求时段分布（日均）")
+        .mark_rect()
+        .encode(
+            x=alt.X("hour:O", title="时", axis=alt.Axis(labelAngle=0, values=list(range(0, 24, 3)))),
+            y=alt.Y("weekday:N", title=None, sort=weekdays),
+            color=alt.Color(
+                "mean_requests:Q",
+                title="日均请求量",
+                scale=alt.Scale(scheme="blues", zero=True),
+                legend=alt.Legend(orient="top", gradientLength=180, format=",.1~f"),
+            ),
+            tooltip=[
+                _tip("weekday", "星期"),
+                alt.Tooltip("hour:O", title="时"),
+                _tip("mean_requests_label", "日均请求量"),
+                _tip("requests_label", "季度合计"),
+            ],
+        )
     )
     return _responsive(rows, chart, height=7 * 22)
 
@@ -366,15 +473,21 @@ def wait_histogram_chart(waits_rows: Sequence[Mapping[str, Any]], threshold_labe
     seconds), so a bin's *area* is its share even when the threshold makes bins
     unequal (T = 12 s: 10–12 and 12–15). Colour: within / beyond `threshold_label`.
     """
-    rows = _rows(waits_rows, "waits", ["bin", "bin_start", "bin_end", "density", "within",
-                                       "calls_label", "share_label"])
+    rows = _rows(
+        waits_rows,
+        "waits",
+        ["bin", "bin_start", "bin_end", "density", "within", "calls_label", "share_label"],
+    )
     within = _present(rows, "within")
     colors = {w: (NAVY if str(w).startswith("≤") else PALE) for w in within}
     step = _step(rows)
     ordered = sorted(rows, key=lambda r: float(r["bin_start"]))
     # Ticks: every 10 s, and the threshold (where `within` changes) instead of a tick too near it.
-    cuts = [float(b["bin_start"]) for a, b in zip(ordered, ordered[1:], strict=False)
-            if a["within"] != b["within"]]
+    cuts = [
+        float(b["bin_start"])
+        for a, b in zip(ordered, ordered[1:], strict=False)
+        if a["within"] != b["within"]
+    ]
     last = max((float(r["bin_end"]) for r in rows if not r.get("open")), default=0.0)
     tens = [10.0 * k for k in range(int(last // 10) + 1)]
     ticks = sorted(set(cuts) | {t for t in tens if t == 0 or all(abs(t - c) >= 5 for c in cuts)})
@@ -383,16 +496,22 @@ def wait_histogram_chart(waits_rows: Sequence[Mapping[str, Any]], threshold_labe
     if opened:
         subtitle.append(f"末栏 {opened[-1]['bin']} 为{float(opened[-1]['bin_start']):g}秒以上（画作一档宽）")
     y_title = f"占接通量比例（每{step:g}秒）" if step else "占接通量比例"
-    chart = alt.Chart(
-        _data(rows), title=alt.Title("接通前等待时长分布", subtitle=subtitle)
-    ).mark_rect(stroke="white", strokeWidth=1).encode(
-        x=alt.X("bin_start:Q", title="等待时长（秒）", scale=alt.Scale(zero=True, nice=False),
-                axis=alt.Axis(values=[int(t) if t.is_integer() else t for t in ticks], labelAngle=0)),
-        x2=alt.X2("bin_end"),
-        y=alt.Y("density:Q", title=y_title, axis=alt.Axis(format=".0%"), scale=alt.Scale(zero=True)),
-        y2=alt.Y2Datum(0),
-        color=alt.Color("within:N", title="等待", sort=within, scale=_scale(within, colors)),
-        tooltip=[_tip("bin", "等待（秒）"), _tip("calls_label", "接通量"), _tip("share_label", "占比")],
+    chart = (
+        alt.Chart(_data(rows), title=alt.Title("接通前等待时长分布", subtitle=subtitle))
+        .mark_rect(stroke="white", strokeWidth=1)
+        .encode(
+            x=alt.X(
+                "bin_start:Q",
+                title="等待时长（秒）",
+                scale=alt.Scale(zero=True, nice=False),
+                axis=alt.Axis(values=[int(t) if t.is_integer() else t for t in ticks], labelAngle=0),
+            ),
+            x2=alt.X2("bin_end"),
+            y=alt.Y("density:Q", title=y_title, axis=alt.Axis(format=".0%"), scale=alt.Scale(zero=True)),
+            y2=alt.Y2Datum(0),
+            color=alt.Color("within:N", title="等待", sort=within, scale=_scale(within, colors)),
+            tooltip=[_tip("bin", "等待（秒）"), _tip("calls_label", "接通量"), _tip("share_label", "占比")],
+        )
     )
     return _responsive(rows, chart)
 
@@ -404,38 +523,73 @@ def daily_online_chart(daily_rows: Sequence[Mapping[str, Any]]) -> alt.Chart:
     """`online.daily` -> online requests and answered chats per day (one line per measure)."""
     rows = _rows(daily_rows, "online_daily", ["date", "measure", "chats", "chats_label"])
     measures = _present(rows, "measure")
-    chart = alt.Chart(_data(rows), title="网络在线服务每日请求与接通").mark_line(point=_POINTS).encode(
-        x=alt.X("date:T", title="日期", axis=_date_axis(rows)),
-        y=alt.Y("chats:Q", title="人次", scale=alt.Scale(zero=True)),
-        color=alt.Color("measure:N", title="指标", sort=measures,
-                        scale=_scale(measures, ONLINE_COLORS), legend=_LINE_LEGEND),
-        tooltip=[_date_tip(), _tip("measure", "指标"), _tip("chats_label", "人次")],
+    chart = (
+        alt.Chart(_data(rows), title="网络在线服务每日请求与接通")
+        .mark_line(point=_POINTS)
+        .encode(
+            x=alt.X("date:T", title="日期", axis=_date_axis(rows)),
+            y=alt.Y("chats:Q", title="人次", scale=alt.Scale(zero=True)),
+            color=alt.Color(
+                "measure:N",
+                title="指标",
+                sort=measures,
+                scale=_scale(measures, ONLINE_COLORS),
+                legend=_LINE_LEGEND,
+            ),
+            tooltip=[_date_tip(), _tip("measure", "指标"), _tip("chats_label", "人次")],
+        )
     )
     return _responsive(rows, chart)
 
 
 def satisfaction_chart(ratings_rows: Sequence[Mapping[str, Any]]) -> alt.Chart:
     """`satisfaction.ratings` -> one 100 % bar of ratings per channel."""
-    rows = _rows(ratings_rows, "ratings",
-                 ["channel", "rating", "rating_rank", "count", "count_label", "share_label"])
+    rows = _rows(
+        ratings_rows, "ratings", ["channel", "rating", "rating_rank", "count", "count_label", "share_label"]
+    )
     ratings = _present(rows, "rating", rank="rating_rank")
     channels = _present(rows, "channel")
-    chart = alt.Chart(_data(rows), title="客户满意度评价构成").mark_bar().encode(
-        y=alt.Y("channel:N", title=None, sort=channels),
-        x=alt.X("count:Q", title="占比", stack="normalize", axis=alt.Axis(format="%"),
-                scale=alt.Scale(zero=True)),
-        color=alt.Color("rating:N", title="评价", sort=ratings, scale=_scale(ratings, RATING_COLORS),
-                        legend=alt.Legend(columns=3)),
-        order=alt.Order("rating_rank:Q", sort="ascending"),
-        tooltip=[_tip("channel", "渠道"), _tip("rating", "评价"), _tip("count_label", "份数"),
-                 _tip("share_label", "占比")],
+    chart = (
+        alt.Chart(_data(rows), title="客户满意度评价构成")
+        .mark_bar()
+        .encode(
+            y=alt.Y("channel:N", title=None, sort=channels),
+            x=alt.X(
+                "count:Q",
+                title="占比",
+                stack="normalize",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(zero=True),
+            ),
+            color=alt.Color(
+                "rating:N",
+                title="评价",
+                sort=ratings,
+                scale=_scale(ratings, RATING_COLORS),
+                legend=alt.Legend(columns=3),
+            ),
+            order=alt.Order("rating_rank:Q", sort="ascending"),
+            tooltip=[
+                _tip("channel", "渠道"),
+                _tip("rating", "评价"),
+                _tip("count_label", "份数"),
+                _tip("share_label", "占比"),
+            ],
+        )
     )
     return _responsive(rows, chart, height=36 * max(1, len(channels)))
 
 
 def _hbars(
-    rows: list[dict[str, Any]], category: str, value: str, label: str, *, title: Any,
-    value_title: str, tooltip: list[alt.Tooltip], row_height: int,
+    rows: list[dict[str, Any]],
+    category: str,
+    value: str,
+    label: str,
+    *,
+    title: Any,
+    value_title: str,
+    tooltip: list[alt.Tooltip],
+    row_height: int,
     color: alt.Color | None = None,
 ) -> alt.LayerChart:
     """One horizontal bar per row (in the rows' order), its printed label at the bar end."""
@@ -453,56 +607,95 @@ def _hbars(
 
 
 def _service_bars(
-    services_rows: Sequence[Mapping[str, Any]], table: str, value: str, title: str, value_title: str,
-    tooltip: list[tuple[str, str]], row_height: int,
+    services_rows: Sequence[Mapping[str, Any]],
+    table: str,
+    value: str,
+    title: str,
+    value_title: str,
+    tooltip: list[tuple[str, str]],
+    row_height: int,
 ) -> alt.LayerChart:
     """One bar per service, in the store's order (largest first), labelled at its end."""
     rows = _rows(services_rows, table, ["service", value, f"{value}_label"])
     tips = [_tip("service", "服务")] + [_tip(f, t) for f, t in tooltip if not rows or f in rows[0]]
-    return _hbars(rows, "service", value, f"{value}_label", title=title, value_title=value_title,
-                  tooltip=tips, row_height=row_height)
+    return _hbars(
+        rows,
+        "service",
+        value,
+        f"{value}_label",
+        title=title,
+        value_title=value_title,
+        tooltip=tips,
+        row_height=row_height,
+    )
 
 
 def outbound_chart(services_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`outbound.services` -> outbound calls per service, largest first."""
     return _service_bars(
-        services_rows, "outbound_services", "calls", "各项呼出服务外呼量", "外呼量（次）",
-        [("calls_label", "外呼量"), ("connected_label", "接通量"), ("connect_rate_label", "接通率")], 22,
+        services_rows,
+        "outbound_services",
+        "calls",
+        "各项呼出服务外呼量",
+        "外呼量（次）",
+        [("calls_label", "外呼量"), ("connected_label", "接通量"), ("connect_rate_label", "接通率")],
+        22,
     )
 
 
 def sms_chart(services_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`sms.services` -> customers notified per SMS service, largest first."""
     return _service_bars(
-        services_rows, "sms_services", "recipients", "各项短信服务通知量", "通知客户（次）",
-        [("recipients_label", "通知客户"), ("batches_label", "批次")], 28,
+        services_rows,
+        "sms_services",
+        "recipients",
+        "各项短信服务通知量",
+        "通知客户（次）",
+        [("recipients_label", "通知客户"), ("batches_label", "批次")],
+        28,
     )
 
 
 def smart_composition_chart(composition_rows: Sequence[Mapping[str, Any]]) -> alt.Chart:
     """`smart.composition` -> sessions per smart channel, resolved by self-service vs handed over."""
-    rows = _rows(composition_rows, "composition", ["channel", "outcome", "outcome_rank", "sessions",
-                                                   "sessions_label", "share_label"])
+    rows = _rows(
+        composition_rows,
+        "composition",
+        ["channel", "outcome", "outcome_rank", "sessions", "sessions_label", "share_label"],
+    )
     outcomes = _present(rows, "outcome", rank="outcome_rank")
     channels = _present(rows, "channel")
-    chart = alt.Chart(_data(rows), title="智慧客服服务量构成").mark_bar().encode(
-        y=alt.Y("channel:N", title=None, sort=channels),
-        x=alt.X("sessions:Q", title="服务量（次）", scale=alt.Scale(zero=True)),
-        color=alt.Color("outcome:N", title="结果", sort=outcomes, scale=_scale(outcomes, OUTCOME_COLORS)),
-        order=alt.Order("outcome_rank:Q", sort="ascending"),
-        tooltip=[_tip("channel", "渠道"), _tip("outcome", "结果"), _tip("sessions_label", "服务量"),
-                 _tip("share_label", "占比")],
+    chart = (
+        alt.Chart(_data(rows), title="智慧客服服务量构成")
+        .mark_bar()
+        .encode(
+            y=alt.Y("channel:N", title=None, sort=channels),
+            x=alt.X("sessions:Q", title="服务量（次）", scale=alt.Scale(zero=True)),
+            color=alt.Color("outcome:N", title="结果", sort=outcomes, scale=_scale(outcomes, OUTCOME_COLORS)),
+            order=alt.Order("outcome_rank:Q", sort="ascending"),
+            tooltip=[
+                _tip("channel", "渠道"),
+                _tip("outcome", "结果"),
+                _tip("sessions_label", "服务量"),
+                _tip("share_label", "占比"),
+            ],
+        )
     )
     return _responsive(rows, chart, height=40 * max(1, len(channels)))
 
 
 def diversion_chart(diversion_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`smart.diversion` -> 智能服务分流率 per month on a 0–100 % axis, labelled."""
-    rows = _rows(diversion_rows, "diversion",
-                 ["month", "month_label", "diversion_rate", "diversion_rate_label"])
+    rows = _rows(
+        diversion_rows, "diversion", ["month", "month_label", "diversion_rate", "diversion_rate_label"]
+    )
     tooltip = [_tip("month_label", "月份")]
-    for field, title in (("resolved_label", "智能解决"), ("inbound_requests_label", "热线人工请求"),
-                         ("online_requests_label", "在线人工请求"), ("diversion_rate_label", "分流率")):
+    for field, title in (
+        ("resolved_label", "智能解决"),
+        ("inbound_requests_label", "热线人工请求"),
+        ("online_requests_label", "在线人工请求"),
+        ("diversion_rate_label", "分流率"),
+    ):
         if rows and field in rows[0]:
             tooltip.append(_tip(field, title))
     base = alt.Chart(_data(rows)).encode(
@@ -518,7 +711,12 @@ def video_business_chart(business_rows: Sequence[Mapping[str, Any]]) -> alt.Laye
     """`video.business` -> video sessions per business type, labelled with its share."""
     rows = _rows(business_rows, "business", ["type", "count", "count_label", "share_label"])
     return _hbars(
-        rows, "type", "count", "share_label", title="视频客服业务构成", value_title="笔数",
+        rows,
+        "type",
+        "count",
+        "share_label",
+        title="视频客服业务构成",
+        value_title="笔数",
         tooltip=[_tip("type", "业务"), _tip("count_label", "笔数"), _tip("share_label", "占比")],
         row_height=24,
     )
@@ -536,7 +734,10 @@ def complaint_outcomes_chart(rows: Sequence[Mapping[str, Any]]) -> alt.LayerChar
     rank = {kind: i for i, kind in enumerate(kinds)}
     data = sorted(data, key=lambda r: rank[r["kind"]])  # stable: the store's order within a kind
     return _hbars(
-        data, "ticket_type", "tickets", "tickets_label",
+        data,
+        "ticket_type",
+        "tickets",
+        "tickets_label",
         title=alt.Title("受理投诉的去向", subtitle="按最终工单类型；各条合计为受理投诉量"),
         value_title="笔数",
         tooltip=[_tip("ticket_type", "工单类型"), _tip("kind", "去向"), _tip("tickets_label", "笔数")],
@@ -549,9 +750,14 @@ def complaint_routes_chart(rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`tickets.complaint_routes` -> where complaint tickets went (sums to the complaint tickets)."""
     data = _rows(rows, "complaint_routes", ["routed_to", "tickets", "tickets_label"])
     return _hbars(
-        data, "routed_to", "tickets", "tickets_label",
-        title=alt.Title("投诉工单流向", subtitle="各条合计为投诉工单量"), value_title="笔数",
-        tooltip=[_tip("routed_to", "流向"), _tip("tickets_label", "笔数")], row_height=26,
+        data,
+        "routed_to",
+        "tickets",
+        "tickets_label",
+        title=alt.Title("投诉工单流向", subtitle="各条合计为投诉工单量"),
+        value_title="笔数",
+        tooltip=[_tip("routed_to", "流向"), _tip("tickets_label", "笔数")],
+        row_height=26,
     )
 
 
@@ -562,8 +768,14 @@ def kb_actions_chart(actions_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChar
     """`knowledge_base.actions` -> maintenance items per action (unit: 项)."""
     rows = _rows(actions_rows, "actions", ["action", "items", "items_label"])
     return _hbars(
-        rows, "action", "items", "items_label", title="知识库维护项目", value_title="项",
-        tooltip=[_tip("action", "类别"), _tip("items_label", "维护项目")], row_height=30,
+        rows,
+        "action",
+        "items",
+        "items_label",
+        title="知识库维护项目",
+        value_title="项",
+        tooltip=[_tip("action", "类别"), _tip("items_label", "维护项目")],
+        row_height=30,
     )
 
 
@@ -571,9 +783,14 @@ def kb_points_chart(points_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`knowledge_base.points` -> knowledge points added and improved (unit: 个知识点)."""
     rows = _rows(points_rows, "points", ["action", "knowledge_points", "knowledge_points_label"])
     return _hbars(
-        rows, "action", "knowledge_points", "knowledge_points_label", title="知识点新增与优化",
+        rows,
+        "action",
+        "knowledge_points",
+        "knowledge_points_label",
+        title="知识点新增与优化",
         value_title="个知识点",
-        tooltip=[_tip("action", "类别"), _tip("knowledge_points_label", "知识点")], row_height=30,
+        tooltip=[_tip("action", "类别"), _tip("knowledge_points_label", "知识点")],
+        row_height=30,
     )
 
 
@@ -581,8 +798,11 @@ def training_chart(monthly_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`training.monthly` -> training hours per month (sessions, attendances in the tooltip)."""
     rows = _rows(monthly_rows, "monthly", ["month", "month_label", "hours", "hours_label"])
     tooltip = [_tip("month_label", "月份")]
-    for field, title in (("sessions_label", "场次"), ("attendances_label", "参训人次"),
-                         ("hours_label", "时长（小时）")):
+    for field, title in (
+        ("sessions_label", "场次"),
+        ("attendances_label", "参训人次"),
+        ("hours_label", "时长（小时）"),
+    ):
         if rows and field in rows[0]:
             tooltip.append(_tip(field, title))
     base = alt.Chart(_data(rows)).encode(
@@ -615,8 +835,12 @@ def yoy_chart(yoy_rows: Sequence[Mapping[str, Any]], title: str, unit_title: str
     if rows and "quarter" in rows[0]:
         tooltip.append(_tip("quarter", "季度"))
     tooltip.append(_tip("value_label", "数值"))
-    y = alt.Y("figure:N", title=None, sort=figures,
-              scale=alt.Scale(paddingInner=YOY_PADDING_INNER, paddingOuter=YOY_PADDING_OUTER))
+    y = alt.Y(
+        "figure:N",
+        title=None,
+        sort=figures,
+        scale=alt.Scale(paddingInner=YOY_PADDING_INNER, paddingOuter=YOY_PADDING_OUTER),
+    )
     base = alt.Chart(_data(rows)).encode(
         y=y,
         x=alt.X("value:Q", title=unit_title, axis=axis, scale=_headroom(rows, "value", 1.3)),
@@ -636,13 +860,16 @@ def yoy_chart(yoy_rows: Sequence[Mapping[str, Any]], title: str, unit_title: str
         # The change line sits in the gap under each figure's bars: half a band below its centre.
         step = height / (max(1, len(figures)) - YOY_PADDING_INNER + 2 * YOY_PADDING_OUTER)
         band = step * (1 - YOY_PADDING_INNER)
-        change = alt.Chart(_data(rows)).transform_filter(
-            alt.FieldEqualPredicate(field="period", equal="本期")
-        ).mark_text(align="left", baseline="top", dy=band / 2 + 2, fontSize=11, color=MUTED).encode(
-            y=y,
-            x=alt.XValue(0),
-            text=alt.Text("change_label:N"),
-            tooltip=[_tip("figure", "指标"), _tip("change_label", "同比")],
+        change = (
+            alt.Chart(_data(rows))
+            .transform_filter(alt.FieldEqualPredicate(field="period", equal="本期"))
+            .mark_text(align="left", baseline="top", dy=band / 2 + 2, fontSize=11, color=MUTED)
+            .encode(
+                y=y,
+                x=alt.XValue(0),
+                text=alt.Text("change_label:N"),
+                tooltip=[_tip("figure", "指标"), _tip("change_label", "同比")],
+            )
         )
         layers.append(change)
     return _responsive(rows, alt.layer(*layers, title=title), height=height)
@@ -773,7 +1000,9 @@ def _register_fonts(vlc: Any) -> None:
 
 
 def save_chart(
-    chart: alt.TopLevelMixin, path_without_suffix: str | Path, width: int = EXPORT_WIDTH,
+    chart: alt.TopLevelMixin,
+    path_without_suffix: str | Path,
+    width: int = EXPORT_WIDTH,
     scale: float = 2.0,
 ) -> tuple[Path, Path]:
     """Chart -> `<path>.svg` and `<path>.png` (at `scale`× for sharp phone screens).

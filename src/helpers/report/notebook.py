@@ -107,8 +107,10 @@ class SectionContext:
         from helpers.data import extracts
 
         if self.figures_dir is not None:
-            raise RuntimeError("ctx.table reads row-level extracts, for exploring only: a published "
-                               "section presents the figure store (ctx.fig, ctx.rows)")
+            raise RuntimeError(
+                "ctx.table reads row-level extracts, for exploring only: a published "
+                "section presents the figure store (ctx.fig, ctx.rows)"
+            )
         q = self.prior_quarter if prior else str(self.quarter)
         if q is None:
             raise LookupError(f"no prior-year extracts for {self.quarter}")

@@ -201,7 +201,6 @@ def vega_bundle() -> str:
     return text
 
 
-
 # ---------------------------------------------------------------- JupyterLab
 
 # JupyterLab 4 draws Vega 5 specs itself (@jupyterlab/vega5-extension): no JavaScript in
@@ -215,9 +214,7 @@ LAB_EMBED_OPTIONS = {"actions": False, "defaultStyle": False, "renderer": "svg"}
 # The extension rasterises every chart into an extra `image/png` output once drawn
 # (~50-100 kB each, written into the notebook on save) unless the output already has
 # one. This 1x1 transparent PNG stands in, so a saved notebook keeps only the specs.
-_PNG_STUB = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
-)
+_PNG_STUB = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 LAB_RENDERER_NAME = "kefu-lab"
 
 
@@ -235,8 +232,10 @@ def _follow_container(signal: dict) -> None:
     fallback = re.search(r":\s*([0-9.]+)\s*$", signal.get("init", ""))
     signal["init"] = _CONTAINER_WIDTH.format(fallback=fallback.group(1) if fallback else 340)
     update = _CONTAINER_WIDTH.format(fallback=signal["name"])
-    signal["on"] = [{"events": "window:resize", "update": update},
-                    {"events": f"timer{{{CONTAINER_POLL_MS}}}", "update": update}]
+    signal["on"] = [
+        {"events": "window:resize", "update": update},
+        {"events": f"timer{{{CONTAINER_POLL_MS}}}", "update": update},
+    ]
 
 
 def vega_spec(spec: dict) -> dict:
@@ -294,4 +293,3 @@ def enable_lab_renderer() -> None:
 
 
 # ---------------------------------------------------------------- markdown
-
