@@ -14,10 +14,41 @@ MAKEFLAGS += --no-builtin-rules
 PYTHON_SYS ?= python3
 VENV := .venv
 KVENV := .venv-kernel
-PY := $(VENV)/bin/python
-READY := $(VENV)/.ready
 UV_VERSION := 0.13.9
 KERNEL := kefu-weikan
+
+# Which environment runs the tools (papermill, nbconvert, JupyterLab, pytest, ruff) and
+# the kernel. Default: .venv and .venv-kernel, made by `make env`. ENV=active (command
+# line only: a shell's own $ENV is ignored) uses the active conda env or virtualenv
+# instead, $CONDA_PREFIX or $VIRTUAL_ENV (both set: the one first on PATH), for both;
+# .venv is then neither made nor used. Every recipe runs programs as $(BIN)/<name>.
+override ENVV := $(if $(filter command line,$(origin ENV)),$(strip $(value ENV)))
+ifeq ($(origin ENV),command line)
+  unexport ENV
+endif
+ifeq ($(ENVV),)
+  BIN := $(VENV)/bin
+  READY := $(VENV)/.ready
+else ifeq ($(ENVV),active)
+  override ACTIVE := $(patsubst %/bin,%,$(firstword $(filter \
+    $(addsuffix /bin,$(value CONDA_PREFIX) $(value VIRTUAL_ENV)),$(subst :, ,$(value PATH)))))
+  override ACTIVE := $(strip $(or $(ACTIVE),$(value VIRTUAL_ENV),$(value CONDA_PREFIX)))
+  ifeq ($(ACTIVE),)
+    $(error ENV=active: no active environment: neither CONDA_PREFIX nor VIRTUAL_ENV is set. \
+      Activate one first (conda env create -f environment.yml; conda activate kefu-weikan), \
+      or a virtualenv holding pip install -r requirements.txt, or leave out ENV=active to use .venv)
+  endif
+  ifneq ($(words $(ACTIVE)),1)
+    $(error ENV=active: the active environment's path must not contain spaces: '$(ACTIVE)')
+  endif
+  BIN := $(ACTIVE)/bin
+  # One stamp per checkout: the env's editable install points at one checkout at a time.
+  READY := $(ACTIVE)/share/kefu-weikan/ready$(subst /,_,$(CURDIR))
+else
+  $(error ENV='$(ENVV)' is not a known environment: ENV=active uses the active conda env or \
+    virtualenv; without ENV, make uses its own .venv)
+endif
+PY := $(BIN)/python
 
 override QV := $(strip $(value Q))
 override DATAV := $(or $(strip $(value DATA)),data)
@@ -52,14 +83,13 @@ ifneq ($(filter $(NEEDS_Q),$(MAKECMDGOALS)),)
 endif
 
 ifneq ($(Q_OK),)
-  PRIOR := $(shell echo $$(( $(word 1,$(subst Q, ,$(QV))) - 1 )))Q$(word 2,$(subst Q, ,$(QV)))
   ISSUE := $(OUTV)/$(QV)/issue.html
-  # What an issue depends on; the publisher then re-runs only the stale sections.
-  ISSUE_DEPS := $(READY) $(wildcard notebooks/*.ipynb src/helpers/*.py src/helpers/*/*.py \
-    src/helpers/publish/templates/*/* src/helpers/publish/templates/*/static/* docs/kpi.md \
-    params params/$(QV).yaml $(DATAV) $(DATAV)/$(QV) $(DATAV)/$(QV)/*.csv $(DATAV)/$(QV)/*.csv.gz \
-    $(DATAV)/$(QV)/editorial $(DATAV)/$(QV)/editorial/*.md \
-    $(DATAV)/$(PRIOR) $(DATAV)/$(PRIOR)/*.csv $(DATAV)/$(PRIOR)/*.csv.gz)
+  # What an issue depends on is written by the publisher, which knows what it read
+  # (helpers/publish/inputs.py), into ISSUE_INPUTS; the publisher then re-runs only the
+  # stale sections. Without that list (never published, or by an older version) make
+  # cannot tell, so it asks the publisher, whose no-op costs a few seconds.
+  -include $(OUTV)/$(QV)/.build/inputs.mk
+  ISSUE_DEPS := $(READY) $(or $(ISSUE_INPUTS),inputs-unknown)
   # The bundled sample is generated on first use, never over an existing folder.
   ifeq ($(DATAV)|$(wildcard data/$(QV)),data|)
     ifneq ($(filter $(QV),2022Q1 2021Q1),)
@@ -68,6 +98,7 @@ ifneq ($(Q_OK),)
   endif
 endif
 
+.PHONY: inputs-unknown
 .PHONY: help env sample-data sample-if-missing validate figures quarter reconcile test lint \
         bench lab new-quarter pdf clean lock
 
@@ -84,7 +115,7 @@ env: $(READY) ## Create the project environment (.venv) and register the Jupyter
 # Two environments: .venv (papermill, nbconvert, JupyterLab, tests) and a lean
 # .venv-kernel that runs the notebooks, registered as the `kefu-weikan` kernel
 # inside .venv so JupyterLab and papermill start the very same kernel.
-$(READY): requirements.txt requirements-kernel.txt pyproject.toml
+$(VENV)/.ready: requirements.txt requirements-kernel.txt pyproject.toml
 	@echo "==> creating environments $(VENV) and $(KVENV) (first run only, ~30 s)"
 	@for v in $(VENV) $(KVENV); do \
 	  test -x $$v/bin/python || $(PYTHON_SYS) -m venv $$v; done

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 NOTEBOOKS = ROOT / "notebooks"
 PARAMS = ROOT / "params"
-TEMPLATES = Path(__file__).resolve().parent / "publish" / "templates"
+HELPERS = Path(__file__).resolve().parent
+TEMPLATES = HELPERS / "publish" / "templates"
 REFERENCE = DOCS / "reference"
 # A chart's Vega-Lite spec as a section saves it (`<figures_dir>/<section>-<chart>.vl.json`).
 SPEC_SUFFIX = ".vl.json"

@@ -30,6 +30,7 @@ from typing import Any
 from helpers import paths
 from helpers.figures import store as figures
 from helpers.params import IssueParams, load_params
+from helpers.publish import inputs
 from helpers.publish.sections import SECTIONS, Section
 from helpers.quarter import Quarter, QuarterError
 
@@ -38,7 +39,6 @@ KERNEL = "kefu-weikan"
 # kernels, devtools/ serves developers); every other module of src/helpers is part of
 # each section's key, so a new helper is covered without being listed.
 PUBLISHER_ONLY = frozenset({"publish", "devtools"})
-HELPERS = Path(__file__).resolve().parents[1]
 REPORTED_PACKAGES = ("pandas", "pyarrow", "altair", "vl-convert-python", "papermill", "nbconvert")
 
 
@@ -82,8 +82,8 @@ def _sha256_file(path: Path) -> str:
 
 def _helpers_hash() -> str:
     h = hashlib.sha256()
-    for path in sorted(HELPERS.rglob("*.py")):
-        relative = path.relative_to(HELPERS)
+    for path in sorted(paths.HELPERS.rglob("*.py")):
+        relative = path.relative_to(paths.HELPERS)
         if relative.parts[0] not in PUBLISHER_ONLY:
             h.update(str(relative).encode() + path.read_bytes())
     return h.hexdigest()
@@ -338,6 +338,15 @@ def publish(
             shutil.copytree(fig_build, staging / "figures")
             shutil.copytree(nb_dir, staging / "notebooks")
             _swap_into_place(staging, issue_dir)
+            inputs.write_make_inputs(
+                build,
+                inputs.issue_inputs(
+                    q,
+                    data_root,
+                    [f.path for r in reports.values() for f in r.files.values()],
+                    quarters_missing=len(reports) < 2,
+                ),
+            )
             issue.write_index(out_root, [_index_entry(name) for name in published_quarters(out_root)])
         emit(f"==> published {issue_dir / 'issue.html'}")
         return issue_dir / "issue.html"
