@@ -1,6 +1,6 @@
 # 客服微刊 — the publisher's interface. `make` (or `make help`) lists every target.
 #
-# Safety: Q, DATA, OUT and REF come from the command line. They are read with
+# Safety: Q, DATA, OUT, REF (and ENV) come from the command line. They are read with
 # $(value ...) and un-exported, so that text like `$(shell ...)` or `;rm` is never
 # expanded by make nor pasted into a shell; recipes see them only as quoted
 # environment variables, and Q is checked against YYYYQn before any recipe runs.
@@ -55,12 +55,15 @@ override DATAV := $(or $(strip $(value DATA)),data)
 override OUTV := $(or $(strip $(value OUT)),outputs)
 override REFV := $(strip $(value REF))
 override SCALEV := $(or $(strip $(value SCALE)),1)
-unexport Q DATA OUT REF SCALE
+# STRICT=1: completeness warnings refuse the publish (and fail validate); 0 or empty = off.
+override STRICTV := $(filter-out 0,$(strip $(value STRICT)))
+unexport Q DATA OUT REF SCALE STRICT
 export KFWK_Q := $(QV)
 export KFWK_DATA := $(DATAV)
 export KFWK_OUT := $(OUTV)
 export KFWK_REF := $(REFV)
 export KFWK_SCALE := $(SCALEV)
+export KFWK_STRICT := $(STRICTV)
 export PYTHONDONTWRITEBYTECODE := 1
 export UV_COMPILE_BYTECODE := 1
 
@@ -90,9 +93,11 @@ ifneq ($(Q_OK),)
   # cannot tell, so it asks the publisher, whose no-op costs a few seconds.
   -include $(OUTV)/$(QV)/.build/inputs.mk
   ISSUE_DEPS := $(READY) $(or $(ISSUE_INPUTS),inputs-unknown)
-  # The bundled sample is generated on first use, never over an existing folder.
+  # The bundled sample (eight quarters) is generated on first use: the quarters
+  # without a folder, never over an existing one.
+  SAMPLE_QUARTERS := 2020Q2 2020Q3 2020Q4 2021Q1 2021Q2 2021Q3 2021Q4 2022Q1
   ifeq ($(DATAV)|$(wildcard data/$(QV)),data|)
-    ifneq ($(filter $(QV),2022Q1 2021Q1),)
+    ifneq ($(filter $(QV),$(SAMPLE_QUARTERS)),)
       ISSUE_DEPS += sample-if-missing
     endif
   endif
@@ -109,8 +114,10 @@ help: ## Show this help (the default goal)
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-13s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: Q=YYYYQn  DATA=<extracts root> (data)  OUT=<publish root> (outputs)  SCALE=N  REF=<yaml>"
+	@echo "           STRICT=1: completeness warnings refuse the publish (docs/validation.md)"
+	@echo "           ENV=active: use the active conda env or virtualenv instead of .venv (README)"
 
-env: $(READY) ## Create the project environment (.venv) and register the Jupyter kernel
+env: $(READY) ## Create the project environment (.venv) and register the Jupyter kernel [ENV=active]
 
 # Two environments: .venv (papermill, nbconvert, JupyterLab, tests) and a lean
 # .venv-kernel that runs the notebooks, registered as the `kefu-weikan` kernel
@@ -139,26 +146,63 @@ $(VENV)/.ready: requirements.txt requirements-kernel.txt pyproject.toml
 	@touch $@
 	@echo "==> environment ready"
 
-sample-data: $(READY) ## Write the synthetic sample extracts (2022Q1 + 2021Q1) into DATA [SCALE=N]
+# ENV=active: one environment runs both the tools and the kernel (docs/decisions.md). It
+# must hold the pins already (environment.yml, or pip install -r requirements.txt); make
+# installs the project into it if missing (its entry points: papermill engine `kefu`,
+# kernel provisioner), registers `kefu-weikan` in it with its own python, and sets up
+# the nbstripout git filter if this clone has none. Remade when the pins change or the
+# env's editable install of the project is rewritten (e.g. from another checkout).
+ifeq ($(ENVV),active)
+$(READY): requirements.txt requirements-kernel.txt pyproject.toml \
+    $(wildcard $(ACTIVE)/lib/python3*/site-packages/__editable__*kefu_weikan*)
+	@echo "==> ENV=active: checking the active environment $(ACTIVE)"
+	@test -x $(PY) || { echo "ENV=active: $(ACTIVE) has no bin/python (conda: conda env create -f environment.yml)" >&2; exit 1; }
+	@$(PY) mk/active_env.py packages
+	@if ! $(PY) mk/active_env.py project; then \
+	  echo "==> installing the project into $(ACTIVE) (pip install --no-deps -e .)"; \
+	  $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . || { \
+	    echo "ENV=active: could not install the project; run 'python -m pip install --no-deps -e .' in $(CURDIR)" >&2; \
+	    exit 1; }; \
+	  $(PY) mk/active_env.py project; fi
+	@$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "客服微刊 (Python 3)" >/dev/null
+	@$(PY) mk/active_env.py kernel
+	@if [ "$$(git rev-parse --is-inside-work-tree 2>/dev/null)" = true ] && \
+	  ! git config --get filter.nbstripout.clean >/dev/null; then \
+	  strip='"$(PY)" -m nbstripout --keep-id --extra-keys metadata.language_info.version'; \
+	  $(BIN)/nbstripout --install --keep-id && \
+	  git config filter.nbstripout.clean "$$strip" && \
+	  git config diff.ipynb.textconv "$$strip -t"; fi
+	@mkdir -p $(@D)
+	@touch $@
+	@echo "==> $(ACTIVE) ready: kernel $(KERNEL) registered in it (ENV=active)"
+endif
+
+sample-data: $(READY) ## Write the synthetic sample (8 quarters, 2020Q2..2022Q1) into DATA [SCALE=N]
 	@$(PY) -m helpers.devtools.sample --data "$$KFWK_DATA" --scale "$$KFWK_SCALE"
 
 sample-if-missing: $(READY)
-	@test -d data/2022Q1 || { echo "==> sample data missing: generating it"; \
-	  $(PY) -m helpers.devtools.sample --data data --scale 1; }
+	@$(PY) -m helpers.devtools.sample --data data --scale 1 --missing-only
 
-validate: $(READY) ## Check a quarter's extracts without publishing: make validate Q=2022Q1
+validate: $(READY) ## Check a quarter's extracts and completeness without publishing: make validate Q=2022Q1
 	@$(PY) -m helpers.publish.cli validate "$$KFWK_Q"
 
 figures: $(READY) ## Compute a quarter's figures only (prints metrics.json): make figures Q=2022Q1
 	@$(PY) -m helpers.publish.cli figures "$$KFWK_Q"
 
-quarter: $(ISSUE) ## Publish a quarter: make quarter Q=2022Q1 [DATA=dir] [OUT=dir]
+quarter: $(ISSUE) ## Publish a quarter: make quarter Q=2022Q1 [DATA=dir] [OUT=dir] [STRICT=1]
 	@echo "==> $(ISSUE) is up to date"
 
 # The publisher replaces the issue atomically itself: make must never delete it.
 .PRECIOUS: $(ISSUE)
 $(ISSUE): $(ISSUE_DEPS)
 	@$(PY) -m helpers.publish.cli publish "$$KFWK_Q"
+
+# With STRICT=1 the publisher always runs: an issue published earlier with completeness
+# warnings (without STRICT) is refused too, though make alone would call it up to date.
+.PHONY: strict-recheck
+ifneq ($(and $(STRICTV),$(ISSUE)),)
+$(ISSUE): strict-recheck
+endif
 
 reconcile: $(READY) ## Compare a quarter with a printed issue: make reconcile Q=2022Q1 REF=ref.yaml
 	@$(PY) -m helpers.publish.cli reconcile "$$KFWK_Q" --ref "$${KFWK_REF:-docs/reference/$$KFWK_Q.yaml}"
@@ -168,15 +212,16 @@ test: lint ## Run the whole test suite (lint, notebook hygiene, unit, end-to-end
 
 # ruff reads the notebooks too (cell by cell); pyproject.toml says which rules.
 lint: $(READY) ## Lint and format-check the code and the notebooks (ruff)
-	@$(VENV)/bin/ruff check .
-	@$(VENV)/bin/ruff format --check .
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
 
 clean: ## Remove caches and published outputs (keeps .venv and data)
 	rm -rf .cache outputs/*/ outputs/index.html outputs/bench.json
 
 lock: ## Re-resolve requirements*.in into the pinned requirements*.txt
-	@$(VENV)/bin/uv pip compile requirements.in -o requirements.txt --python-version 3.11 --no-header
-	@$(VENV)/bin/uv pip compile requirements-kernel.in -c requirements.txt \
+	@test -x $(BIN)/uv || { echo "make lock needs uv in $(BIN): $(BIN)/python -m pip install uv==$(UV_VERSION)" >&2; exit 1; }
+	@$(BIN)/uv pip compile requirements.in -o requirements.txt --python-version 3.11 --no-header
+	@$(BIN)/uv pip compile requirements-kernel.in -c requirements.txt \
 	  -o requirements-kernel.txt --python-version 3.11 --no-header
 
 # Analyst and proof targets (lab, new-quarter, pdf, screenshots, bench).

@@ -1,6 +1,6 @@
 # Analyst targets: JupyterLab, a new quarter's scaffold, PDF, screenshots, benchmark.
 # Included at the END of the Makefile (`include mk/analyst.mk`), so $(ISSUE),
-# $(Q_OK), $(PY), $(READY) and the KFWK_* variables are already defined.
+# $(Q_OK), $(PY), $(BIN), $(READY) and the KFWK_* variables are already defined.
 # Command-line values (NO_BROWSER, RUNS, SCENARIOS) are read with $(value ...) and passed
 # on only through the environment, as the Makefile does for Q/DATA/OUT.
 
@@ -31,7 +31,7 @@ lab: $(READY) ## Open JupyterLab on notebooks/ with the kefu-weikan kernel [NO_B
 	    JUPYTER_RUNTIME_DIR="$$state/runtime" JUPYTERLAB_SETTINGS_DIR="$$state/user-settings" \
 	    JUPYTERLAB_WORKSPACES_DIR="$$state/workspaces" IPYTHONDIR="$$state/ipython"; \
 	  root=(); if [ "$$(id -u)" = 0 ]; then root=(--allow-root); fi; \
-	  exec $(VENV)/bin/jupyter lab $(if $(NO_BROWSERV),--no-browser) "$${root[@]}"
+	  exec $(BIN)/jupyter lab $(if $(NO_BROWSERV),--no-browser) "$${root[@]}"
 
 new-quarter: $(READY) ## Start a quarter: params + editorial from the last one, list the extracts: make new-quarter Q=2022Q2
 	@$(PY) -m helpers.publish.scaffold "$$KFWK_Q"

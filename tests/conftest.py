@@ -1,4 +1,4 @@
-"""Session fixtures shared by the end-to-end tests: the sample quarter generated once
+"""Session fixtures shared by the end-to-end tests: the sample quarters generated once
 into a temporary data root, and one published issue of it.
 
 Every fixture works in temporary folders (data, outputs and caches), so the suite
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory) -> Path:
-    """A data root holding the generated sample quarters 2022Q1 and 2021Q1 (read-only use)."""
+    """A data root holding the generated sample, eight quarters 2020Q2..2022Q1 (read-only use)."""
     root = tmp_path_factory.mktemp("sample-data")
     sample.write_sample(root, progress=None)
     return root

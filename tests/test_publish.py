@@ -26,6 +26,7 @@ from bs4 import BeautifulSoup
 from conftest import ROOT, make_env, run_cli
 
 from helpers import fmt, paths
+from helpers.publish import inputs
 from helpers.publish.sections import SECTIONS
 
 Q = "2022Q1"
@@ -516,6 +517,10 @@ def test_make_sees_a_changed_input_as_stale(sample_root, tmp_path, change):
     shutil.copytree(sample_root / Q / "editorial", data / Q / "editorial")
     (out / Q).mkdir(parents=True)
     (out / Q / "issue.html").write_text("<!DOCTYPE html>\n<html></html>\n", encoding="utf-8")
+    # The list of inputs the publisher leaves beside an issue (helpers.publish.inputs).
+    extracts = sorted(p for quarter in (Q, PRIOR) for p in (data / quarter).glob("*.csv*"))
+    listed = inputs.issue_inputs(Q, data, extracts, quarters_missing=False)
+    inputs.write_make_inputs(out / Q / ".build", listed)
     then = time.time() - 60
     for path in [data, *data.rglob("*")]:
         os.utime(path, (then, then), follow_symlinks=False)

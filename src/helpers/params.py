@@ -28,6 +28,9 @@ class IssueParams:
     service_level_seconds: float = 20.0  # T of the 20-second service level
     service_level_target: float = 0.80  # target line drawn on the daily charts
     data_as_of: str = ""  # "数据截至" date, ISO; default: the quarter's last day
+    # A day of a round-the-clock channel with fewer rows than this share of its weekday's
+    # median is a completeness warning (helpers.data.completeness; 0 = no low-day check).
+    completeness_min_share: float = 0.25
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,6 +85,9 @@ RULES = {
     "service_level_seconds": "seconds, more than 0 and at most 600, e.g. 20 or 20.5",
     "service_level_target": "a fraction more than 0 and at most 1, e.g. 0.80 for 80%",
     "data_as_of": "a date written YYYY-MM-DD",
+    "completeness_min_share": (
+        "a fraction at least 0 and less than 1, e.g. 0.25 for 25% (0 turns the low-day check off)"
+    ),
 }
 
 
@@ -92,6 +98,8 @@ def _check(key: str, value: Any) -> str | None:
     if key == "service_level_seconds" and not 0 < value <= 600:
         return f"out of range: {RULES[key]}"
     if key == "service_level_target" and not 0 < value <= 1:
+        return f"out of range: {RULES[key]}"
+    if key == "completeness_min_share" and not 0 <= value < 1:
         return f"out of range: {RULES[key]}"
     if key == "data_as_of":
         try:

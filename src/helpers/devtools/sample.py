@@ -1,12 +1,14 @@
-"""Deterministic synthetic extracts: the bundled 2022Q1 sample and its prior year 2021Q1.
+"""Deterministic synthetic extracts: the bundled sample, eight quarters 2020Q2..2022Q1.
 
 `write_sample(data_root)` writes every extract of docs/contract/EXTRACTS.md for
 each quarter into `<data_root>/<Q>/` (plain UTF-8 CSV, `YYYY-MM-DD HH:MM:SS`,
-booleans 1/0) plus, for 2022Q1, the editorial markdown. The records are random
-but the counts behind every figure are fixed by `TARGETS` below, chosen so that
-METRICS.md's formulas, printed with its rules, give exactly the figures of
-docs/reference/2022Q1.yaml. `python -m helpers.devtools.sample [--data DIR] [--scale N]`
-does the same from the command line (`make sample-data [SCALE=N]`).
+booleans 1/0) plus the quarter's editorial markdown. The records are random but
+the counts behind every figure are fixed: for 2022Q1 and its prior year 2021Q1 by
+the hand-chosen `TARGETS` below, so that METRICS.md's formulas, printed with its
+rules, give exactly the figures of docs/reference/2022Q1.yaml; for the six other
+quarters by a model anchored on those two (trend x season x noise, `targets`).
+`python -m helpers.devtools.sample [--data DIR] [--scale N]` does the same from the
+command line (`make sample-data [SCALE=N]`).
 
 How the exact counts survive the randomness: each file's rows are split into
 "cells" (e.g. line 综合 × answered within 20 s × 外包) with fixed totals. Rows are
@@ -22,18 +24,20 @@ See docs/sample-data.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import multiprocessing
 import os
 import shutil
 import sys
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from helpers import paths
@@ -54,12 +58,17 @@ from helpers.quarter import Quarter
 BASE_SEED = 20220331
 CHUNK_ROWS = 400_000  # rows generated and written at a time (bounds memory at SCALE=10)
 EDITORIAL_SOURCE = Path(__file__).resolve().parent / "sample_editorial"
-QUARTERS = ("2022Q1", "2021Q1")
+# The sample's eight consecutive quarters. 2022Q1 and its prior year 2021Q1 are the
+# anchors: every count chosen by hand (TARGETS) so that 2022Q1 reprints the bulletin.
+# The other six are modelled from the anchors (trend x season x noise, `targets`).
+QUARTERS = ("2020Q2", "2020Q3", "2020Q4", "2021Q1", "2021Q2", "2021Q3", "2021Q4", "2022Q1")
+ANCHORS = ("2022Q1", "2021Q1")  # the columns of TARGETS
 
 # ---------------------------------------------------------------------------
 # THE TARGET TABLE: every count the sample is built to hit.
 #
-# key -> (2022Q1 value, 2021Q1 value). Volumes are multiplied by SCALE; keys
+# key -> (2022Q1 value, 2021Q1 value), the two anchor quarters (the other sample
+# quarters are modelled from them, below). Volumes are multiplied by SCALE; keys
 # marked [fixed] are counts of items and do not scale. The comment says what
 # the 2022Q1 value prints as (METRICS.md rules: half-up, two decimals; 万 = /10000)
 # and why the 2021Q1 value was chosen. Every ratio below is a ratio of two scaled
@@ -183,6 +192,43 @@ AWARDS: dict[str, tuple[tuple[int, str, str, str], ...]] = {
     ),
 }
 
+# Awards of the modelled quarters are drawn (`_awards`) from these: teams with their
+# leaders, and the staff who win the stars.
+_TEAMS = {
+    "综合优秀班组": (
+        ("综合1组", "黄琦"),
+        ("综合2组", "孙蕾"),
+        ("综合3组", "赵玲"),
+        ("综合4组", "方圆"),
+        ("综合5组", "周倩"),
+        ("综合6组", "程璐"),
+    ),
+    "信用卡优秀班组": (
+        ("信用卡1组", "储惠"),
+        ("信用卡2组", "汪洁"),
+        ("信用卡3组", "吴敏"),
+        ("信用卡4组", "刘静"),
+        ("信用卡5组", "胡静怡"),
+        ("信用卡6组", "王军蓉"),
+    ),
+}
+_STARS = {
+    "综合绩效之星": ("陈晓雯", "李怡珊", "张雨晴", "何佳", "刘梦瑶"),
+    "信用卡绩效之星": ("王欢", "许静", "马婷婷", "朱文婷"),
+    "呼出绩效之星": ("包淑敏", "杨帆", "袁家欢", "陶春影", "丁月"),
+}
+# The training roster's first staff number (turnover: new hires get higher numbers).
+_FIRST_STAFF = {
+    "2020Q2": 1,
+    "2020Q3": 1,
+    "2020Q4": 1,
+    "2021Q1": 1,
+    "2021Q2": 12,
+    "2021Q3": 25,
+    "2021Q4": 40,
+    "2022Q1": 55,
+}
+
 VIDEO_TYPES = ("理财咨询", "手机发证", "身份证更新", "辅助发证", "在线注册", "粉丝引流")
 
 # Outbound services: (name, weight in the mix, connect rate). The last three are
@@ -220,6 +266,36 @@ SMS_SERVICES = {
         ("信用卡账单补寄通知", 0.41, 13),
         ("理财产品到期提醒", 0.27, 9),
         ("春节期间服务安排提示", 0.32, 4),
+    ),
+    "2020Q2": (
+        ("信用卡账单补寄通知", 0.44, 12),
+        ("理财产品到期提醒", 0.30, 8),
+        ("疫情期间线上服务指引", 0.26, 5),
+    ),
+    "2020Q3": (
+        ("信用卡账单补寄通知", 0.47, 13),
+        ("理财产品到期提醒", 0.33, 9),
+        ("国庆中秋期间服务安排提示", 0.20, 4),
+    ),
+    "2020Q4": (
+        ("信用卡账单补寄通知", 0.45, 13),
+        ("理财产品到期提醒", 0.29, 9),
+        ("防范电信网络诈骗提示", 0.26, 5),
+    ),
+    "2021Q2": (
+        ("信用卡账单补寄通知", 0.43, 13),
+        ("理财产品到期提醒", 0.30, 9),
+        ("防范电信网络诈骗提示", 0.27, 5),
+    ),
+    "2021Q3": (
+        ("客户身份信息核实提醒", 0.36, 16),
+        ("信用卡账单补寄通知", 0.40, 13),
+        ("理财产品到期提醒", 0.24, 9),
+    ),
+    "2021Q4": (
+        ("客户身份信息核实提醒", 0.42, 21),
+        ("信用卡账单补寄通知", 0.38, 13),
+        ("元旦春节期间服务安排提示", 0.20, 4),
     ),
 }
 
@@ -486,17 +562,44 @@ _HOURS = {
     ),
 }
 
-# Public holidays and the weekend days worked in their place (调休).
+# Public holidays and the weekend days worked in their place (调休), as the State
+# Council announced them for 2020-2022 (only the sample's quarters are listed).
 _FESTIVALS = {  # Spring Festival week
     2021: (date(2021, 2, 11), date(2021, 2, 17)),
     2022: (date(2022, 1, 31), date(2022, 2, 6)),
 }
-_REST_DAYS = {
-    2021: (date(2021, 1, 1), date(2021, 1, 2), date(2021, 1, 3)),
+_GOLDEN_WEEKS = {  # National Day (in 2020 with Mid-Autumn): as quiet as the Spring Festival
+    2020: (date(2020, 10, 1), date(2020, 10, 8)),
+    2021: (date(2021, 10, 1), date(2021, 10, 7)),
+}
+_REST_DAYS = {  # New Year, Qingming, Labour Day, Dragon Boat, Mid-Autumn (outside the golden week)
+    2020: (
+        *(date(2020, 4, d) for d in (4, 5, 6)),
+        *(date(2020, 5, d) for d in (1, 2, 3, 4, 5)),
+        *(date(2020, 6, d) for d in (25, 26, 27)),
+    ),
+    2021: (
+        date(2021, 1, 1),
+        date(2021, 1, 2),
+        date(2021, 1, 3),
+        *(date(2021, 4, d) for d in (3, 4, 5)),
+        *(date(2021, 5, d) for d in (1, 2, 3, 4, 5)),
+        *(date(2021, 6, d) for d in (12, 13, 14)),
+        *(date(2021, 9, d) for d in (19, 20, 21)),
+    ),
     2022: (date(2022, 1, 1), date(2022, 1, 2), date(2022, 1, 3)),
 }
 _SWAPPED_WORKDAYS = {
-    2021: (date(2021, 2, 7), date(2021, 2, 20)),
+    2020: (date(2020, 4, 26), date(2020, 5, 9), date(2020, 6, 28), date(2020, 9, 27), date(2020, 10, 10)),
+    2021: (
+        date(2021, 2, 7),
+        date(2021, 2, 20),
+        date(2021, 4, 25),
+        date(2021, 5, 8),
+        date(2021, 9, 18),
+        date(2021, 9, 26),
+        date(2021, 10, 9),
+    ),
     2022: (date(2022, 1, 29), date(2022, 1, 30)),
 }
 
@@ -504,12 +607,186 @@ WORK, REST, FESTIVAL = 0, 1, 2
 
 
 def targets(quarter: str) -> dict[str, object]:
-    """The target counts of one sample quarter at scale 1: TARGETS' column for `quarter`."""
-    try:
-        col = QUARTERS.index(quarter)
-    except ValueError:
-        raise ValueError(f"the sample covers {', '.join(QUARTERS)} only, not {quarter!r}") from None
-    return {key: pair[col] for key, pair in TARGETS.items()}
+    """The target counts of one sample quarter at scale 1.
+
+    The anchors 2022Q1 and 2021Q1: TARGETS' column. The other sample quarters:
+    modelled from the anchors (`_modelled_targets`), deterministically.
+    """
+    if quarter in ANCHORS:
+        col = ANCHORS.index(quarter)
+        return {key: pair[col] for key, pair in TARGETS.items()}
+    if quarter not in QUARTERS:
+        raise ValueError(f"the sample covers {QUARTERS[0]}..{QUARTERS[-1]} only, not {quarter!r}")
+    return _modelled_targets(Quarter.parse(quarter))
+
+
+# ---------------------------------------------------------------------------
+# THE MODELLED QUARTERS: 2020Q2-2020Q4 and 2021Q2-2021Q4.
+#
+# Every count is trend x season x a little noise, anchored on the two hand-chosen
+# quarters, so that a chart over the eight quarters looks like a real series:
+# - volumes: log-linear between the 2021Q1 and 2022Q1 values (a quarter grows by
+#   the anchors' yearly ratio), times the quarter's seasonal factor relative to Q1
+#   (Q1 carries the Spring Festival dip), times lognormal noise (sigma 1.5%);
+# - rates (answer rate, service level, outsourced share, rating shares, ...):
+#   linear on the logit (log-share) scale between the anchors' rates, plus a seasonal
+#   offset (the summer and year-end peaks are harder to serve) and small noise;
+# - before 2021Q1 the trend runs at 60% of its slope: growth was slower before the
+#   anchor year (undamped, outbound's +87% a year and the complaint tickets' -48%
+#   would be extrapolated in full into 2020).
+# Items that are not volumes (outbound and SMS services, feedback statuses, awards,
+# the training roster) come from small tables or are drawn per quarter.
+# Noise comes from the quarter's own stream `_rng(Q, "targets")`.
+# ---------------------------------------------------------------------------
+_DAMP = 0.6
+_SEASON = {  # volume relative to Q1 of the same trend year
+    "hotline": (1.00, 1.05, 1.09, 1.06),  # Q4: year-end bills and card spending
+    "online": (1.00, 1.06, 1.10, 1.05),
+    "outbound": (1.00, 1.08, 1.06, 1.12),
+    "selfservice": (1.00, 1.04, 1.08, 1.05),
+    "video": (1.00, 1.10, 1.12, 1.08),
+    "items": (1.00, 1.03, 1.00, 1.05),
+    "training": (1.00, 1.04, 1.03, 1.04),  # hours per attendance
+    "flat": (1.00, 1.00, 1.00, 1.00),
+}
+_RATE_SEASON = {  # logit offsets of a rate, per quarter of the year
+    "service": (0.0, -0.05, -0.13, -0.07),  # ≤ 20 s: the summer peak is hardest
+    "answer": (0.0, -0.04, -0.12, -0.05),
+    "satisfaction": (0.0, -0.02, -0.05, 0.0),
+    "flat": (0.0, 0.0, 0.0, 0.0),
+}
+# Distinct outbound services (the first n of OUTBOUND_SERVICES); the last three are new in 2022.
+_OUTBOUND_SERVICE_COUNT = {"2020Q2": 13, "2020Q3": 14, "2020Q4": 15, "2021Q2": 16, "2021Q3": 16, "2021Q4": 16}
+# Feedback items: (已优化, 列入计划, 待反馈), at most len(FEEDBACK) in all.
+_FEEDBACK_STATUS = {
+    "2020Q2": (5, 17, 2),
+    "2020Q3": (7, 16, 1),
+    "2020Q4": (6, 20, 3),
+    "2021Q2": (8, 18, 1),
+    "2021Q3": (5, 22, 2),
+    "2021Q4": (7, 24, 1),
+}
+
+
+class _Model:
+    """Trend x season x noise for one modelled quarter (see the block comment above)."""
+
+    def __init__(self, quarter: Quarter):
+        self.season = quarter.q - 1
+        after = 4 * (quarter.year - 2021) + quarter.q - 1  # quarters after 2021Q1
+        self.years = after / 4 * (1.0 if after >= 0 else _DAMP)  # trend years after 2021Q1
+        self.rng = _rng(str(quarter), "targets")
+        self.old, self.new = targets("2021Q1"), targets("2022Q1")
+
+    def grow(self, a: float, b: float, season: str = "flat", noise: float = 0.015) -> float:
+        """A volume: `a` in 2021Q1 and `b` in 2022Q1, at this quarter."""
+        return a * (b / a) ** self.years * _SEASON[season][self.season] * self.rng.lognormal(0.0, noise)
+
+    def volume(self, key: str, season: str) -> int:
+        return round(self.grow(self.old[key], self.new[key], season))  # type: ignore[arg-type]
+
+    def rate(self, a: float, b: float, season: str = "flat", noise: float = 0.04) -> float:
+        """A rate: `a` in 2021Q1 and `b` in 2022Q1, at this quarter (logit scale)."""
+        x = _logit(a) + (_logit(b) - _logit(a)) * self.years
+        x += _RATE_SEASON[season][self.season] + self.rng.normal(0.0, noise)
+        return 1.0 / (1.0 + np.exp(-x))
+
+    def ratio(self, num: str, den: str, season: str = "flat", noise: float = 0.04) -> float:
+        """The rate num/den of the anchors' targets, at this quarter."""
+        o, n = self.old, self.new
+        return self.rate(o[num] / o[den], n[num] / n[den], season, noise)  # type: ignore[operator]
+
+    def split(self, total: int, a: Sequence[int], b: Sequence[int], first: float = 0.0) -> tuple[int, ...]:
+        """`total` split like the anchors' counts `a`, `b` (log-shares, +0.5 for empty cells);
+        `first` shifts the first share's log (e.g. 非常满意 in a busy quarter)."""
+        la = np.log(np.asarray(a, dtype=float) + 0.5)
+        lb = np.log(np.asarray(b, dtype=float) + 0.5)
+        la, lb = la - la.mean(), lb - lb.mean()
+        logs = la + (lb - la) * self.years + self.rng.normal(0.0, 0.03, la.size)
+        logs[0] += first
+        return tuple(int(v) for v in _largest_remainder(total, np.exp(logs)))
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1.0 - p)))
+
+
+def _modelled_targets(quarter: Quarter) -> dict[str, object]:
+    """The targets of a modelled sample quarter (not an anchor), at scale 1."""
+    m, name = _Model(quarter), str(quarter)
+    out: dict[str, object] = {}
+    for prefix, season in (("general", "hotline"), ("credit", "hotline"), ("online", "online")):
+        requests = m.volume(f"{prefix}.requests", season)
+        answered = round(requests * m.ratio(f"{prefix}.answered", f"{prefix}.requests", "answer"))
+        within = round(requests * m.ratio(f"{prefix}.within_t", f"{prefix}.requests", "service"))
+        outsourced = round(answered * m.ratio(f"{prefix}.outsourced", f"{prefix}.answered"))
+        out |= {
+            f"{prefix}.requests": requests,
+            f"{prefix}.answered": answered,
+            f"{prefix}.within_t": min(within, answered),
+            f"{prefix}.outsourced": outsourced,
+        }
+    for channel, season in (("语音", "hotline"), ("在线", "online"), ("视频", "video")):
+        a, b = m.old[f"survey.{channel}"], m.new[f"survey.{channel}"]
+        total = round(m.grow(sum(a), sum(b), season))  # type: ignore[arg-type]
+        offset = _RATE_SEASON["satisfaction"][m.season]
+        out[f"survey.{channel}"] = m.split(total, a, b, first=offset)  # type: ignore[arg-type]
+    out["outbound.calls"] = m.volume("outbound.calls", "outbound")
+    out["outbound.services"] = _OUTBOUND_SERVICE_COUNT[name]
+    robot = m.volume("robot.sessions", "selfservice")
+    out["robot.sessions"] = robot
+    out["robot.resolved"] = round(robot * m.ratio("robot.resolved", "robot.sessions"))
+    standard = (m.old["robot.standard_per_mille"], m.new["robot.standard_per_mille"])
+    out["robot.standard_per_mille"] = round(1000 * m.rate(standard[0] / 1000, standard[1] / 1000))  # type: ignore[operator]
+    voice = m.volume("voice.sessions", "selfservice")
+    recognized = round(voice * m.ratio("voice.recognized", "voice.sessions", noise=0.08))
+    out |= {"voice.sessions": voice, "voice.recognized": recognized}
+    out["voice.resolved"] = min(round(voice * m.ratio("voice.resolved", "voice.sessions")), recognized)
+    video = m.volume("video.sessions", "video")
+    typed_share = [sum(t["video.business"]) / t["video.sessions"] for t in (m.old, m.new)]  # type: ignore[arg-type, operator]
+    typed = round(video * m.rate(*typed_share))
+    out["video.sessions"] = video
+    out["video.business"] = m.split(typed, m.old["video.business"], m.new["video.business"])  # type: ignore[arg-type]
+    out["sms.recipients"] = m.volume("sms.recipients", "items")
+    out["feedback.status"] = _FEEDBACK_STATUS[name]
+    tickets = m.volume("tickets.total", "hotline")
+    received = round(tickets * m.ratio("tickets.complaints_received", "tickets.total"))
+    out |= {"tickets.total": tickets, "tickets.complaints_received": received}
+    for key in ("tickets.complaint_branch", "tickets.complaint_hq"):
+        out[key] = round(received * m.ratio(key, "tickets.complaints_received", noise=0.08))
+    reviews = m.volume("kb.reviews", "items")
+    new, improved = m.volume("kb.new", "items"), m.volume("kb.improved", "items")
+    o, n = m.old, m.new
+    points_per_change = m.grow(
+        o["kb.knowledge_points"] / (o["kb.new"] + o["kb.improved"]),  # type: ignore[operator]
+        n["kb.knowledge_points"] / (n["kb.new"] + n["kb.improved"]),  # type: ignore[operator]
+        noise=0.02,
+    )
+    out |= {
+        "kb.reviews": reviews,
+        "kb.sections_reviewed": min(m.volume("kb.sections_reviewed", "flat"), reviews, len(KB_SECTIONS)),
+        "kb.new": new,
+        "kb.improved": improved,
+        "kb.knowledge_points": round((new + improved) * points_per_change),
+    }
+    attendances = m.volume("training.attendances", "items")
+    out |= {
+        "training.sessions": m.volume("training.sessions", "items"),
+        "training.attendances": attendances,
+        "training.staff": m.volume("training.staff", "flat"),
+        # hours (in hundredths) per attendance: the anchors' 0.46 h in Q1, a little more
+        # in the rest of the year (the generated durations fit them at once)
+        "training.hours_centi": round(
+            attendances
+            * m.grow(
+                o["training.hours_centi"] / o["training.attendances"],  # type: ignore[operator]
+                n["training.hours_centi"] / n["training.attendances"],  # type: ignore[operator]
+                "training",
+                noise=0.01,
+            )
+        ),
+    }
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -529,10 +806,10 @@ class Calendar:
     def of(cls, quarter: Quarter) -> Calendar:
         first = quarter.first_day
         days = tuple(first + timedelta(d) for d in range((quarter.end.date() - first).days))
-        fest = _FESTIVALS.get(quarter.year)
+        weeks = [w for w in (_FESTIVALS.get(quarter.year), _GOLDEN_WEEKS.get(quarter.year)) if w]
         kinds = []
         for day in days:
-            if fest and fest[0] <= day <= fest[1]:
+            if any(lo <= day <= hi for lo, hi in weeks):
                 kinds.append(FESTIVAL)
             elif day in _REST_DAYS.get(quarter.year, ()):
                 kinds.append(REST)
@@ -618,11 +895,20 @@ def _draw(rng: np.random.Generator, remaining: np.ndarray, n: int) -> np.ndarray
 def _assign(rng: np.random.Generator, cells: np.ndarray, rank: np.ndarray, load: np.ndarray) -> np.ndarray:
     """Cells -> rows: cells of low `rank` (abandoned, slow) go preferentially to loaded rows."""
     shuffled = rng.permutation(cells)
-    by_rank = shuffled[np.argsort(rank[shuffled], kind="stable")]
-    row_order = np.argsort(rng.exponential(size=cells.size) / (0.25 + load), kind="stable")
+    by_rank = shuffled[np.argsort(rank.astype(np.int8)[shuffled], kind="stable")]  # int8: radix sort
+    row_order = _argsort_stable(rng.exponential(size=cells.size) / (0.25 + load))
     out = np.empty_like(cells)
     out[row_order] = by_rank
     return out
+
+
+def _argsort_stable(values: np.ndarray) -> np.ndarray:
+    """np.argsort(values, kind="stable"), faster for floats without ties (then any sort agrees)."""
+    order = np.argsort(values)
+    ordered = values[order]
+    if (ordered[1:] == ordered[:-1]).any():
+        return np.argsort(values, kind="stable")
+    return order
 
 
 def _largest_remainder(total: int, weights: Sequence[float]) -> np.ndarray:
@@ -640,51 +926,101 @@ def _largest_remainder(total: int, weights: Sequence[float]) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
+def _ascii(rows: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
+    """Fixed-width ASCII records (one per value) -> a string column, null where `missing`."""
+    n, width = rows.size, rows.dtype.itemsize
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(rows), _validity(missing))
+
+
+def _validity(missing: np.ndarray | None) -> pa.Buffer | None:
+    return None if missing is None else pa.py_buffer(np.packbits(~missing, bitorder="little"))
+
+
+def _packed(*fields: str) -> np.dtype:
+    """A packed record of the given numpy formats (`u8`, `V5`, …): the bytes of one text value."""
+    sizes = [np.dtype(f).itemsize for f in fields]
+    return np.dtype(
+        {
+            "names": [f"f{i}" for i in range(len(fields))],
+            "formats": list(fields),
+            "offsets": [sum(sizes[:i]) for i in range(len(fields))],
+            "itemsize": sum(sizes),
+        }
+    )
+
+
+def _table(texts: Sequence[str], *fields: str) -> tuple[np.ndarray, ...]:
+    """Equal-width ASCII texts cut into unsigned-integer columns (`u8`, `u2`, …), one
+    contiguous array per column: gathering integers is much faster than gathering bytes."""
+    records = np.frombuffer("".join(texts).encode(), _packed(*fields))
+    return tuple(np.ascontiguousarray(records[name]) for name in records.dtype.names)
+
+
+_FOUR_DIGITS = _table([f"{i:04d}" for i in range(10_000)], "u4")[0]
+
+
 def _ids(prefix: str, quarter: Quarter, start: int, n: int) -> pa.Array:
     """`C22Q1000000001`-style ids: prefix, yy, Qn, a 9-digit running number from start+1."""
-    numbers = pa.array(np.arange(start + 1, start + n + 1, dtype=np.int64)).cast(pa.string())
-    head = f"{prefix}{quarter.year % 100:02d}Q{quarter.q}"
-    return pc.binary_join_element_wise(head, pc.utf8_lpad(numbers, 9, "0"), "")
+    head = f"{prefix}{quarter.year % 100:02d}Q{quarter.q}".encode()
+    numbers = np.arange(start + 1, start + n + 1, dtype=np.int64)
+    rows = np.empty(n, _packed(f"V{len(head)}", "u1", "u4", "u4"))
+    rows["f0"] = np.void(head)
+    rows["f1"] = 48 + numbers // 100_000_000 % 10
+    rows["f2"] = _FOUR_DIGITS[numbers // 10_000 % 10_000]
+    rows["f3"] = _FOUR_DIGITS[numbers % 10_000]
+    return _ascii(rows)
 
 
-_TWO_DIGITS = pa.array([f"{i:02d}" for i in range(60)])
+# " HH:MM:SS" for every second of a day (as the space and 8 bytes), and the fraction
+# suffix of every millisecond value (".5" for 500, "" for 0): lookup tables for _stamp.
+_CLOCK = _table([f" {s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)], "u1", "u8")[1]
+_FRACTION = [f".{f:03d}".rstrip("0") if f else "" for f in range(1000)]
+_STAMP = _packed("u8", "u2", "u1", "u8")  # YYYY-MM- | DD | space | HH:MM:SS
 
 
 def _stamp(ms: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
     """Epoch milliseconds -> `YYYY-MM-DD HH:MM:SS`, with `.5`-style fractions only where nonzero.
 
-    Built from lookups (the quarter's ~90 dates, two-digit fields) rather than
-    strftime, which is several times slower on millions of rows.
+    Built as bytes from lookup tables (the quarter's ~90 dates, the 86400 clock
+    times) rather than strftime, which is many times slower on millions of rows.
+    Null where `missing`.
     """
+    ms = np.asarray(ms, dtype=np.int64)
     seconds = ms // 1000
     day = seconds // 86400
     first = int(day.min()) if day.size else 0
-    dates = pa.array(
-        [
-            (date(1970, 1, 1) + timedelta(days=d)).isoformat()
-            for d in range(first, (int(day.max()) + 1) if day.size else first)
-        ],
-        pa.string(),
+    last = int(day.max()) if day.size else first
+    epoch = date(1970, 1, 1)
+    ymd, dd = _table([(epoch + timedelta(days=d)).isoformat() for d in range(first, last + 1)], "u8", "u2")
+    rows = np.empty(ms.size, _STAMP)
+    rows["f0"] = ymd[day - first]
+    rows["f1"] = dd[day - first]
+    rows["f2"] = ord(" ")
+    rows["f3"] = _CLOCK[seconds - day * 86400]
+    frac = ms - seconds * 1000
+    if not frac.any():
+        return _ascii(rows, missing)
+    # variable length: insert each fractional row's suffix (".5") after its 19 bytes
+    fractional = np.flatnonzero(frac)
+    table = np.zeros((1000, 4), np.uint8)
+    lengths = np.zeros(1000, np.int64)
+    for f in np.unique(frac[fractional]):
+        text = _FRACTION[f].encode()
+        table[f, : len(text)], lengths[f] = np.frombuffer(text, np.uint8), len(text)
+    size = lengths[frac[fractional]]
+    suffixes = table[frac[fractional]][np.arange(4) < size[:, None]]
+    data = np.insert(rows.view(np.uint8), np.repeat(19 * (fractional + 1), size), suffixes)
+    offsets = np.arange(ms.size + 1, dtype=np.int64) * 19
+    offsets[1:] += np.cumsum(lengths[frac])
+    return pa.StringArray.from_buffers(
+        ms.size, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data), _validity(missing)
     )
-    of_day = seconds - day * 86400
-    hh, rest = np.divmod(of_day, 3600)
-    mm, ss = np.divmod(rest, 60)
-    clock = pc.binary_join_element_wise(_TWO_DIGITS.take(hh), _TWO_DIGITS.take(mm), _TWO_DIGITS.take(ss), ":")
-    text = pc.binary_join_element_wise(dates.take(pa.array(day - first, mask=missing)), clock, " ")
-    frac = ms % 1000
-    if (frac == 0).all():
-        return text
-    digits = pc.utf8_rtrim(pc.utf8_lpad(pa.array(frac).cast(pa.string()), 3, "0"), "0")
-    with_frac = pc.binary_join_element_wise(text, digits, ".")
-    return pc.if_else(pa.array(frac != 0), with_frac, text)
 
 
 def _take(values: Sequence[str], codes: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
     """Category codes -> a string column (null where `missing`)."""
-    arr = pa.DictionaryArray.from_arrays(
-        pa.array(codes.astype(np.int32), mask=missing), pa.array(list(values), pa.string())
-    )
-    return arr.cast(pa.string())
+    return pa.array(list(values), pa.string()).take(pa.array(codes.astype(np.int32), mask=missing))
 
 
 def _dates(days: Sequence[date]) -> pa.Array:
@@ -1040,29 +1376,39 @@ def _gen_kb(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
 def _gen_training(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
     t = {k: int(v) for k, v in job.targets.items() if k.startswith("training.")}  # type: ignore[call-overload]
     sessions, rows, staff = t["training.sessions"], t["training.attendances"], t["training.staff"]
-    # sizes: most sessions are team briefings of 5-25, a few are large lectures
-    spread = rng.lognormal(0, 0.8, sessions)
-    sizes = 1 + rng.multinomial(rows - sessions, spread / spread.sum())
-    sizes = np.minimum(sizes, staff)
-    sizes[np.argmax(sizes)] += rows - sizes.sum()
-    durations = rng.choice(
-        np.array([25, 50, 75, 100, 150, 200]), size=sessions, p=[0.40, 0.35, 0.12, 0.08, 0.03, 0.02]
-    )
-    session_of_row = np.repeat(np.arange(sessions), sizes)
-    first_staff = 1 if job.quarter.year == 2021 else 55  # some turnover between years
-    who = np.concatenate([rng.choice(staff, size=s, replace=False) for s in sizes])
-    missing = np.setdiff1d(np.arange(staff), who)
-    if missing.size:  # everyone on the roster attended something: swap into big sessions
-        dup = np.flatnonzero(np.bincount(who, minlength=staff)[who] > 1)
-        who[rng.choice(dup, missing.size, replace=False)] = missing
-    hours = durations[session_of_row].astype(np.int64)
-    # A quarter of the attendees joined late or left early; their shortfall is
-    # what makes the quarter's total exactly the target (hours in hundredths).
-    partial = np.flatnonzero(rng.random(rows) < 0.25)
-    excess = int(hours.sum()) - t["training.hours_centi"]
-    cut = _largest_remainder(excess, hours[partial] * rng.uniform(0.2, 1.0, partial.size))
-    if excess < 0 or (cut > hours[partial] - 5).any():
-        raise AssertionError("training durations do not fit the target hours; change the seed")
+    first_staff = _FIRST_STAFF[str(job.quarter)]  # some turnover between quarters
+    # Drawn until the durations fit the target hours: the anchors fit at the first
+    # draw; a modelled quarter may take a few.
+    for _attempt in range(100):
+        # sizes: most sessions are team briefings of 5-25, a few are large lectures
+        spread = rng.lognormal(0, 0.8, sessions)
+        sizes = 1 + rng.multinomial(rows - sessions, spread / spread.sum())
+        sizes = np.minimum(sizes, staff)
+        sizes[np.argmax(sizes)] += rows - sizes.sum()
+        durations = rng.choice(
+            np.array([25, 50, 75, 100, 150, 200]), size=sessions, p=[0.40, 0.35, 0.12, 0.08, 0.03, 0.02]
+        )
+        session_of_row = np.repeat(np.arange(sessions), sizes)
+        who = np.concatenate([rng.choice(staff, size=s, replace=False) for s in sizes])
+        missing = np.setdiff1d(np.arange(staff), who)
+        if missing.size:  # everyone on the roster attended something: swap into big sessions
+            dup = np.flatnonzero(np.bincount(who, minlength=staff)[who] > 1)
+            who[rng.choice(dup, missing.size, replace=False)] = missing
+        hours = durations[session_of_row].astype(np.int64)
+        # A quarter of the attendees joined late or left early; their shortfall is
+        # what makes the quarter's total exactly the target (hours in hundredths).
+        excess = int(hours.sum()) - t["training.hours_centi"]
+        fits = False
+        for _who_was_partial in range(20 if excess >= 0 else 0):
+            partial = np.flatnonzero(rng.random(rows) < 0.25)
+            cut = _largest_remainder(excess, hours[partial] * rng.uniform(0.2, 1.0, partial.size))
+            fits = not (cut > hours[partial] - 5).any()
+            if fits:
+                break
+        if fits:
+            break
+    else:
+        raise AssertionError(f"{job.quarter}: training durations do not fit the target hours")
     hours[partial] -= cut
     topic = rng.integers(0, len(TRAINING_TOPICS), sessions)
     day = np.sort(rng.choice(_work_days(job.cal), size=sessions))
@@ -1078,8 +1424,24 @@ def _gen_training(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
     )
 
 
+def _awards(quarter: str, rng: np.random.Generator) -> tuple[tuple[int, str, str, str], ...]:
+    """AWARDS of an anchor quarter; for a modelled one, a winner per category and month
+    (a month's winner keeps the title the next month one time in three)."""
+    if quarter in AWARDS:
+        return AWARDS[quarter]
+    rows: list[tuple[int, str, str, str]] = []
+    candidates = {**_TEAMS, **{c: tuple((name, "") for name in names) for c, names in _STARS.items()}}
+    for category, pool in candidates.items():
+        pick = int(rng.integers(len(pool)))
+        for month in (1, 2, 3):
+            if month > 1 and rng.random() >= 1 / 3:
+                pick = (pick + 1 + int(rng.integers(len(pool) - 1))) % len(pool)
+            rows.append((month, category, *pool[pick]))
+    return tuple(rows)
+
+
 def _gen_awards(job: Job, rng: np.random.Generator) -> Iterator[pa.Table]:
-    rows = AWARDS[str(job.quarter)]
+    rows = _awards(str(job.quarter), rng)
     months = job.quarter.months
     yield pa.table(
         {
@@ -1149,47 +1511,80 @@ def write_editorial(quarter: str, data_root: Path) -> list[Path]:
     return written
 
 
+def missing_quarters(data_root: Path | None = None, quarters: Sequence[str] = QUARTERS) -> list[str]:
+    """The sample quarters that have no folder `<data_root>/<Q>` yet."""
+    root = Path(data_root) if data_root is not None else paths.data_root()
+    return [q for q in quarters if not paths.quarter_dir(q, root).exists()]
+
+
 def write_sample(
     data_root: Path | None = None,
     *,
     scale: int = 1,
     quarters: Sequence[str] = QUARTERS,
     progress: Callable[[str], object] | None = print,
+    jobs: int | None = None,
 ) -> list[Path]:
     """Write the synthetic sample into `data_root` (default `paths.data_root()`).
 
-    For each quarter (2022Q1 and/or 2021Q1): every extract of schema.FILES as
-    `<data_root>/<Q>/<name>.csv`, plus the editorial markdown where bundled
-    (2022Q1). `scale` multiplies volumes (rows of calls, chats, sessions,
-    surveys, tickets, SMS recipients) and keeps every printed rate. Returns the
-    paths written; `progress` receives one line per file (None = silent).
+    For each quarter (default all eight, 2020Q2..2022Q1): every extract of
+    schema.FILES as `<data_root>/<Q>/<name>.csv`, plus the quarter's editorial
+    markdown. `scale` multiplies volumes (rows of calls, chats, sessions, surveys,
+    tickets, SMS recipients) and keeps every printed rate. Files of the same names
+    are overwritten, nothing else is touched. Returns the paths written; `progress`
+    receives one line per file (None = silent). `jobs` processes write the files
+    (default `default_jobs()`; 1 = in this process); the bytes do not depend on it.
     """
     if scale < 1:
         raise ValueError(f"scale must be a whole number >= 1, not {scale!r}")
     root = Path(data_root) if data_root is not None else paths.data_root()
     say = progress or (lambda _msg: None)
-    written: list[Path] = []
     for quarter in quarters:
         targets(quarter)  # refuse unknown quarters before writing anything
-        folder = paths.quarter_dir(quarter, root)
-        for name in FILES:
-            path = write_extract(name, quarter, folder, scale=scale)
+    tasks = [(name, quarter, paths.quarter_dir(quarter, root)) for quarter in quarters for name in FILES]
+    workers = min(jobs or default_jobs(), len(tasks))
+    written: list[Path] = []
+    with contextlib.ExitStack() as stack:
+        if workers > 1:  # files are independent (one random stream each): any order, same bytes
+            pool = stack.enter_context(
+                ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            )
+            # on an error, the files not started yet are not written
+            stack.callback(pool.shutdown, cancel_futures=True)
+            results = [pool.submit(write_extract, *task, scale=scale) for task in tasks]
+            paths_written: Iterator[Path] = (future.result() for future in results)
+        else:
+            paths_written = (write_extract(*task, scale=scale) for task in tasks)
+        for (_name, quarter, _folder), path in zip(tasks, paths_written, strict=True):
             say(f"{quarter}: {path.name} ({path.stat().st_size / 1e6:.1f} MB)")
             written.append(path)
+    for quarter in quarters:
         for path in write_editorial(quarter, root):
             say(f"{quarter}: editorial/{path.name}")
             written.append(path)
     return written
 
 
+def default_jobs() -> int:
+    """Processes writing the sample: two where the machine has two cores or more."""
+    return min(2, os.cpu_count() or 1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m helpers.devtools.sample [--data DIR] [--scale N] [--quarters Q ...]`."""
+    """`python -m helpers.devtools.sample [--data DIR] [--scale N] [--quarters Q ...] [--jobs N]
+    [--missing-only]`."""
     parser = argparse.ArgumentParser(
         prog="python -m helpers.devtools.sample", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--data", default="", help="data root (default: data/ or $KFWK_DATA)")
     parser.add_argument("--scale", default="1", help="volume multiplier, a whole number >= 1")
     parser.add_argument("--quarters", nargs="+", default=list(QUARTERS), choices=QUARTERS)
+    parser.add_argument("--jobs", type=int, default=0, help="processes (default: 2 on a multi-core machine)")
+    parser.add_argument(
+        "--missing-only",
+        action="store_true",
+        help="leave alone every quarter whose folder exists (what `make quarter` does on first use)",
+    )
     args = parser.parse_args(argv)
     try:
         scale = int(args.scale or "1")
@@ -1198,7 +1593,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if scale < 1:
         parser.error(f"--scale must be a whole number >= 1, not {args.scale!r}")
     root = Path(args.data).resolve() if args.data else paths.data_root()
-    written = write_sample(root, scale=scale, quarters=tuple(args.quarters))
+    quarters = tuple(args.quarters)
+    if args.missing_only:
+        quarters = tuple(missing_quarters(root, quarters))
+        if not quarters:
+            return 0
+        print(f"==> sample data missing: generating {', '.join(quarters)}")
+    written = write_sample(root, scale=scale, quarters=quarters, jobs=max(args.jobs, 0) or None)
     print(f"==> sample data (scale {scale}): {len(written)} files under {root}")
     return 0
 

@@ -13,12 +13,11 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from helpers import paths
-from helpers.data import extracts, schema
+from helpers.data import completeness, extracts, schema
 from helpers.figures import metrics
 from helpers.figures import tables as t
 from helpers.figures.metrics import LINES, Source, lit, rel
@@ -33,8 +32,6 @@ DUCKDB_THREADS = 2
 # that label (fmt), date (quarter) and configure (params) the figures.
 _CODE = (Path(__file__).resolve().parents[1], ("data", "figures"), ("fmt.py", "quarter.py", "params.py"))
 
-# Above this many bytes of extracts (both quarters), they are validated one at a time.
-PARALLEL_VALIDATION_BYTES = 512 << 20
 Store = dict[str, Any]
 Tables = dict[str, dict[str, t.Rows]]
 
@@ -51,15 +48,7 @@ def validated_reports(quarter: str, data_root: Path | None = None) -> dict[str, 
     Returns {quarter: report} for the quarters used, current first.
     """
     quarters = [q for q in (quarter, prior_quarter(quarter, data_root)) if q]
-    # The two quarters are independent and pyarrow parses with the GIL released, so
-    # small quarters are validated side by side; large ones one after the other, which
-    # halves the peak memory (each stream holds its blocks and its DuckDB key check).
-    size = sum(f.stat().st_size for q in quarters for f in paths.quarter_dir(q, data_root).glob("*.csv*"))
-    workers = len(quarters) if size <= PARALLEL_VALIDATION_BYTES else 1
-    with ThreadPoolExecutor(workers) as pool:
-        reports = dict(
-            zip(quarters, pool.map(lambda q: extracts.validate_quarter(q, data_root), quarters), strict=True)
-        )
+    reports = extracts.validate_quarters(quarters, data_root)
     for q, report in reports.items():
         if not report.ok:
             role = (
@@ -158,8 +147,13 @@ def compute_store(
     sources: Mapping[str, Source],
     prior: Store | None,
     service_level_seconds: float = 20,
+    *,
+    completeness_min_share: float = completeness.DEFAULT_MIN_SHARE,
+    files: Mapping[str, str] | None = None,
 ) -> Store:
-    """Sources of one quarter (+ the prior year's store, or None) -> the store document."""
+    """Sources of one quarter (+ the prior year's store, or None) -> the store document.
+
+    `files` names the extracts' files in the completeness warnings (default `NAME.csv`)."""
     prior_figures = None if prior is None else prior["metrics"]
     figures = metrics.compute_metrics(
         quarter, sources, None, service_level_seconds=service_level_seconds, prior_metrics=prior_figures
@@ -170,6 +164,11 @@ def compute_store(
         "metrics": figures,
         "prior_metrics": prior_figures,
         "tables": section_tables(quarter, sources, figures, prior_figures, service_level_seconds),
+        # Days and months the extracts miss (warnings, not errors): the About panel lists them.
+        "completeness": [
+            w.as_dict()
+            for w in completeness.check(quarter, sources, min_share=completeness_min_share, files=files)
+        ],
     }
 
 
@@ -249,7 +248,14 @@ def quarter_store(
             for name, info in reports[q].files.items()
             if name in schema.FILES
         }
-        store = compute_store(q, sources, prior_store, params.service_level_seconds)
+        store = compute_store(
+            q,
+            sources,
+            prior_store,
+            params.service_level_seconds,
+            completeness_min_share=params.completeness_min_share,
+            files=completeness.file_names(reports[q]),
+        )
     finally:
         con.close()
     path.parent.mkdir(parents=True, exist_ok=True)

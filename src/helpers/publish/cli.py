@@ -2,13 +2,15 @@
 
 Every expected failure (a bad quarter name, bad extracts, a bad params file, a
 section notebook that raised) ends with a plain message on stderr and a non-zero
-exit, never a traceback. Exit codes: 2 bad input, 3 a section failed, 1 anything
-unexpected (its traceback goes to a log file, named in the message).
+exit, never a traceback. Exit codes: 2 bad input (and, with STRICT=1, completeness
+warnings), 3 a section failed, 1 anything unexpected (its traceback goes to a log
+file, named in the message).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import traceback
@@ -25,15 +27,39 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    from helpers.data import extracts
+def strict_from_env() -> bool:
+    """`make ... STRICT=1` (the Makefile exports it as KFWK_STRICT): empty or 0 is off."""
+    return os.environ.get("KFWK_STRICT", "").strip() not in ("", "0")
 
+
+STRICT_HINT = (
+    "  STRICT=1 turns completeness warnings into a refusal: fix or re-export the extracts named\n"
+    "  above (docs/validation.md, Completeness warnings), or publish without STRICT=1 to show\n"
+    "  them in the issue's About panel (数据完整性)."
+)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from helpers.data import completeness, extracts
+    from helpers.params import load_params
+
+    min_share = load_params(args.quarter).completeness_min_share
     report = extracts.validate_quarter(args.quarter, paths.data_root())
+    # Warnings (of the files without errors) after the errors; they fail the run only
+    # with STRICT=1.
+    warnings = completeness.quarter_warnings(args.quarter, report, min_share)
     print(report.format())
+    if warnings or report.ok:
+        print(completeness.format_warnings(warnings, args.quarter))
     if not report.ok:
         _err(f"✗ {args.quarter}: the extracts were refused.")
         return EXIT_BAD_INPUT
-    print(f"✓ {args.quarter}: all extracts valid")
+    if warnings and args.strict:
+        _err(f"✗ {args.quarter}: {len(warnings)} completeness warning(s) refused (STRICT=1).")
+        _err(STRICT_HINT)
+        return EXIT_BAD_INPUT
+    noted = f", {len(warnings)} completeness warning(s)" if warnings else ""
+    print(f"✓ {args.quarter}: all extracts valid{noted}")
     return 0
 
 
@@ -48,7 +74,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from helpers.publish import pipeline as publish
 
-    publish.publish(args.quarter, paths.data_root(), paths.out_root(), jobs=args.jobs)
+    publish.publish(args.quarter, paths.data_root(), paths.out_root(), jobs=args.jobs, strict=args.strict)
     return 0
 
 
@@ -86,6 +112,13 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--ref", required=True, help="reference YAML of a printed issue")
         if name == "publish":
             p.add_argument("--jobs", type=int, default=None, help="sections run in parallel")
+        if name in ("publish", "validate"):
+            p.add_argument(
+                "--strict",
+                action=argparse.BooleanOptionalAction,
+                default=strict_from_env(),
+                help="refuse on completeness warnings (default: the environment's KFWK_STRICT)",
+            )
     args = parser.parse_args(argv)
     from helpers.data import extracts
 
@@ -102,8 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     except ParamsError as exc:
         _err(f"✗ params: {exc}")
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a readable message
-        from helpers.publish.pipeline import SectionFailed
+        from helpers.publish.pipeline import SectionFailed, StrictRefusal
 
+        if isinstance(exc, StrictRefusal):
+            _err(f"✗ {exc}")
+            _err(
+                f"✗ {exc.quarter}: refused with STRICT=1; nothing was published, "
+                "the last published issue is unchanged."
+            )
+            _err(STRICT_HINT)
+            return EXIT_BAD_INPUT
         if isinstance(exc, SectionFailed):
             _err(f"✗ {exc}\n  nothing was published; the last published issue is unchanged.")
             return EXIT_SECTION

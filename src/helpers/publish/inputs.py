@@ -61,7 +61,9 @@ def issue_inputs(
         found |= {editorial, *editorial.glob("*.md")}
     if quarters_missing:
         found.add(data_root)
-    return sorted(p.resolve() for p in found)
+    # Absolute, symlinks kept: make follows a link to its target's time, and a link
+    # re-pointed elsewhere changes its folder.
+    return sorted({Path(os.path.abspath(p)) for p in found})
 
 
 def _make_word(path: Path) -> str:

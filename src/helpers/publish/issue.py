@@ -30,6 +30,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_markdown_cell, new_notebook, new_output
 
 from helpers import paths
+from helpers.data import completeness
 from helpers.quarter import Quarter
 from helpers.report.charts import spec_table, table_csv
 from helpers.report.render import (
@@ -382,6 +383,7 @@ def _about(meta: Mapping[str, Any]) -> str:
         kpi = "—"
     parts.append(f"<dt>指标口径 / KPI definitions</dt><dd>{kpi}</dd>")
     parts.append("</dl>")
+    parts.append(_completeness(meta.get("completeness")))
 
     parts.append("<h3>输入文件 / Input files</h3>")
     inputs = list(meta.get("inputs") or [])
@@ -412,6 +414,47 @@ def _about(meta: Mapping[str, Any]) -> str:
         else:
             parts.append("<p>—</p>")
     parts.append("</footer>")
+    return "\n".join(parts)
+
+
+COMPLETENESS_TITLE = "数据完整性 / Data completeness"
+
+
+def _completeness(warnings: list[Mapping[str, Any]] | None) -> str:
+    """The About panel's 数据完整性 block: every completeness warning of the quarter (days
+    or months an extract misses, docs/validation.md), or that there is none."""
+    parts = [f'<div class="kf-completeness"><h3>{esc(COMPLETENESS_TITLE)}</h3>']
+    if warnings is None:
+        parts.append("<p>—</p>")
+    elif not warnings:
+        parts.append(
+            "<p>无提示：每个全天候渠道的每一天、每个月度文件的每个月都有数据。"
+            " / No warnings: every day of each round-the-clock channel and every month of"
+            " each monthly extract has rows.</p>"
+        )
+    else:
+        parts.append(
+            f'<p class="kf-warn">{len(warnings)} 条提示，请核对数据后再采信相关指标。'
+            f" / {len(warnings)} warning{'s' if len(warnings) != 1 else ''}: check these"
+            " extracts before relying on the figures drawn from them.</p>"
+        )
+        parts.append('<div class="kf-table"><table>')
+        parts.append(
+            "<thead><tr><th>文件 / File</th><th>日期或月份 / Day or month</th>"
+            '<th class="num">行数 / Rows</th><th class="num">通常（中位数） / Typical (median)</th>'
+            "<th>规则 / Rule</th></tr></thead><tbody>"
+        )
+        for item in warnings:
+            w = completeness.CompletenessWarning(**item)
+            where = f"{w.period} {w.weekday}" if w.weekday else w.period
+            parts.append(
+                f"<tr><td>{esc(w.file)}</td><td>{esc(where)}</td>"
+                f'<td class="num">{esc(completeness.number(w.rows))}</td>'
+                f'<td class="num">{esc(completeness.number(w.typical))}</td>'
+                f"<td>{esc(w.rule)}</td></tr>"
+            )
+        parts.append("</tbody></table></div>")
+    parts.append("</div>")
     return "\n".join(parts)
 
 
@@ -465,7 +508,8 @@ def assemble_issue(notebooks: list[Path], out_html: Path, *, meta: dict) -> Path
     meta keys: `quarter` (required, `2022Q1`), `label` (default `2022年第1期`),
     `centre` (default 客服中心), `data_as_of` (a date string; never the clock),
     `inputs` (list of {name, sha256, rows}), `parameters` (dict), `code_version`,
-    `packages` (dict), `kpi_doc_href` (relative link). Everything is built in
+    `packages` (dict), `kpi_doc_href` (relative link), `completeness` (the quarter's
+    completeness warnings as dicts, helpers.data.completeness). Everything is built in
     memory first; an existing `out_html` is replaced only when all succeeded.
     """
     notebooks = [Path(p) for p in notebooks]
@@ -482,7 +526,8 @@ def write_index(out_root: Path, issues: list[dict]) -> Path:
     """Published issues -> `<out_root>/index.html`, newest quarter first.
 
     Each issue dict needs `quarter`; `label` defaults to the quarter's label and
-    `centre` (of the first issue) to 客服中心. Links are relative
+    `centre` (of the first issue) to 客服中心; `completeness_warnings` (a count) marks an
+    issue with completeness warnings. Links are relative
     (`2022Q1/issue.html`), so the folder can be copied anywhere.
     """
     out_root = Path(out_root)
@@ -494,7 +539,8 @@ def write_index(out_root: Path, issues: list[dict]) -> Path:
         label = item.get("label") or Quarter.parse(quarter).label
         items.append(
             f'<li><a href="{esc(quarter)}/issue.html">{esc(label)}</a>'
-            f'<span class="kf-quarter">{esc(_quarter_text(quarter))}</span></li>'
+            f'<span class="kf-quarter">{esc(_quarter_text(quarter))}</span>'
+            f"{_warning_mark(item.get('completeness_warnings'))}</li>"
         )
     listing = "\n".join(items) if items else "<li>尚无已发布的期刊 / no issue published yet</li>"
     page = (
@@ -511,6 +557,18 @@ def write_index(out_root: Path, issues: list[dict]) -> Path:
     path = out_root / "index.html"
     _write_atomic(path, page)
     return path
+
+
+def _warning_mark(count: int | None) -> str:
+    """The index's mark on an issue with completeness warnings ("" without any)."""
+    if not count:
+        return ""
+    plural = "s" if count != 1 else ""
+    title = (
+        f"数据完整性：{count} 条提示，见该期“关于本期” / "
+        f"Data completeness: {count} warning{plural}, listed in the issue's About panel"
+    )
+    return f'<span class="kf-warn-mark" title="{esc(title)}">⚠ 数据完整性 {count}</span>'
 
 
 def write_document(markdown_path: Path, out_html: Path, *, title: str, centre: str = DEFAULT_CENTRE) -> Path:

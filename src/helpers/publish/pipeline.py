@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import paths
+from helpers.data import completeness
 from helpers.figures import store as figures
 from helpers.params import IssueParams, load_params
 from helpers.publish import inputs
@@ -44,6 +45,14 @@ REPORTED_PACKAGES = ("pandas", "pyarrow", "altair", "vl-convert-python", "paperm
 
 class SectionFailed(RuntimeError):
     """A section notebook raised; the message names the notebook and the cell."""
+
+
+class StrictRefusal(RuntimeError):
+    """`STRICT=1` and the quarter has completeness warnings: nothing is published."""
+
+    def __init__(self, quarter: str, warnings: list[completeness.CompletenessWarning]):
+        self.quarter, self.warnings = quarter, warnings
+        super().__init__(completeness.format_warnings(warnings, quarter))
 
 
 @dataclass
@@ -202,10 +211,13 @@ def publish(
     *,
     emit: Callable[[str], None] = print,
     jobs: int | None = None,
+    strict: bool = False,
 ) -> Path:
     """Publish Q: returns the path of `<OUT>/<Q>/issue.html`.
 
-    Raises extracts.ExtractError (bad input), ParamsError, SectionFailed.
+    Raises extracts.ExtractError (bad input), ParamsError, SectionFailed, and with
+    `strict` StrictRefusal when the quarter has completeness warnings (before anything
+    under OUT is written).
     """
     q = str(Quarter.parse(quarter))
     data_root = (data_root or paths.data_root()).resolve()
@@ -235,6 +247,14 @@ def publish(
             # Every figure and every table the sections present, computed once (docs/store.md).
             store_doc, store_path = figures.quarter_store(q, data_root, params, reports=reports)
             metrics_dict = store_doc["metrics"]
+        # Days or months the extracts miss: warnings shown in the About panel and the
+        # index; with STRICT=1 a refusal, before anything under OUT is written.
+        warnings = completeness.from_dicts(store_doc["completeness"])
+        if warnings and strict:
+            raise StrictRefusal(q, warnings)
+        if warnings:
+            emit("  " + completeness.format_warnings(warnings, q).replace("\n", "\n  "))
+            emit("    (shown in the issue's About panel under 数据完整性; STRICT=1 refuses them)")
 
         for d in (nb_dir, fig_build):
             d.mkdir(parents=True, exist_ok=True)
@@ -323,6 +343,7 @@ def publish(
                 "code_version": code_version(),
                 "packages": _package_versions(),
                 "kpi_doc_href": "kpi.html",
+                "completeness": [w.as_dict() for w in warnings],
             }
             staging = build / "staging"
             shutil.rmtree(staging, ignore_errors=True)
@@ -335,6 +356,8 @@ def publish(
                 centre=params.centre,
             )
             (staging / "metrics.json").write_text(figures.metrics.to_json(metrics_dict), encoding="utf-8")
+            completeness_text = _completeness_json(q, params, warnings)
+            (staging / COMPLETENESS_FILE).write_text(completeness_text, encoding="utf-8")
             shutil.copytree(fig_build, staging / "figures")
             shutil.copytree(nb_dir, staging / "notebooks")
             _swap_into_place(staging, issue_dir)
@@ -347,7 +370,8 @@ def publish(
                     quarters_missing=len(reports) < 2,
                 ),
             )
-            issue.write_index(out_root, [_index_entry(name) for name in published_quarters(out_root)])
+            entries = [_index_entry(name, out_root) for name in published_quarters(out_root)]
+            issue.write_index(out_root, entries)
         emit(f"==> published {issue_dir / 'issue.html'}")
         return issue_dir / "issue.html"
 
@@ -424,9 +448,34 @@ def published_quarters(out_root: Path) -> list[str]:
     return [str(q) for q in sorted(found)]
 
 
-def _index_entry(quarter: str) -> dict:
+def _index_entry(quarter: str, out_root: Path | None = None) -> dict:
     params = load_params(quarter)
-    return {"quarter": quarter, "label": params.label, "href": f"{quarter}/issue.html"}
+    entry = {"quarter": quarter, "label": params.label, "href": f"{quarter}/issue.html"}
+    if out_root is not None:
+        entry["completeness_warnings"] = published_warning_count(out_root / quarter)
+    return entry
+
+
+# The published issue's completeness warnings, beside issue.html: the index reads them.
+COMPLETENESS_FILE = "completeness.json"
+
+
+def _completeness_json(quarter: str, params: IssueParams, warnings: list) -> str:
+    doc = {
+        "quarter": quarter,
+        "completeness_min_share": params.completeness_min_share,
+        "warnings": [w.as_dict() for w in warnings],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
+def published_warning_count(issue_dir: Path) -> int | None:
+    """How many completeness warnings a published issue has; None when it does not say
+    (published before the checks existed, or the file is unreadable)."""
+    try:
+        return len(json.loads((issue_dir / COMPLETENESS_FILE).read_text(encoding="utf-8"))["warnings"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _swap_into_place(staging: Path, issue_dir: Path) -> None:
@@ -441,4 +490,5 @@ def _swap_into_place(staging: Path, issue_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     os.replace(staging / "kpi.html", issue_dir / "kpi.html")
     os.replace(staging / "metrics.json", issue_dir / "metrics.json")
+    os.replace(staging / COMPLETENESS_FILE, issue_dir / COMPLETENESS_FILE)
     os.replace(staging / "issue.html", issue_dir / "issue.html")
