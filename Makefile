@@ -57,13 +57,22 @@ override REFV := $(strip $(value REF))
 override SCALEV := $(or $(strip $(value SCALE)),1)
 # STRICT=1: completeness warnings refuse the publish (and fail validate); 0 or empty = off.
 override STRICTV := $(filter-out 0,$(strip $(value STRICT)))
-unexport Q DATA OUT REF SCALE STRICT
+# REVISE="理由": publish a correction of a released issue, for this reason (docs/decisions.md).
+override REVISEV := $(strip $(value REVISE))
+unexport Q DATA OUT REF SCALE STRICT REVISE
 export KFWK_Q := $(QV)
 export KFWK_DATA := $(DATAV)
 export KFWK_OUT := $(OUTV)
 export KFWK_REF := $(REFV)
 export KFWK_SCALE := $(SCALEV)
 export KFWK_STRICT := $(STRICTV)
+export KFWK_REVISE := $(REVISEV)
+# FROM/TO: the range of `make backfill`, read and checked like Q.
+override FROMV := $(strip $(value FROM))
+override TOV := $(strip $(value TO))
+unexport FROM TO
+export KFWK_FROM := $(FROMV)
+export KFWK_TO := $(TOV)
 export PYTHONDONTWRITEBYTECODE := 1
 export UV_COMPILE_BYTECODE := 1
 
@@ -72,13 +81,27 @@ export UV_COMPILE_BYTECODE := 1
 DIGITS := 0 1 2 3 4 5 6 7 8 9
 QUARTERS := $(foreach c,19 20 21,$(foreach d,$(DIGITS),$(foreach e,$(DIGITS),$(foreach n,1 2 3 4,$(c)$(d)$(e)Q$(n)))))
 Q_OK := $(and $(filter 1,$(words $(QV))),$(if $(findstring %,$(QV)),,ok),$(filter $(QV),$(QUARTERS)))
-NEEDS_Q := quarter validate figures reconcile pdf new-quarter screenshots
+NEEDS_Q := quarter validate figures reconcile release pdf new-quarter screenshots
 ifneq ($(filter $(NEEDS_Q),$(MAKECMDGOALS)),)
   ifeq ($(QV),)
     $(error Q is required, e.g. make $(firstword $(filter $(NEEDS_Q),$(MAKECMDGOALS))) Q=2022Q1)
   endif
   ifeq ($(Q_OK),)
     $(error 不是有效的季度 / not a valid quarter: Q='$(QV)' (expected YYYYQn with n = 1-4, e.g. Q=2022Q1))
+  endif
+  ifneq ($(words $(DATAV) $(OUTV)),2)
+    $(error DATA and OUT must be folder paths without spaces)
+  endif
+endif
+
+FROM_OK := $(and $(filter 1,$(words $(FROMV))),$(if $(findstring %,$(FROMV)),,ok),$(filter $(FROMV),$(QUARTERS)))
+TO_OK := $(and $(filter 1,$(words $(TOV))),$(if $(findstring %,$(TOV)),,ok),$(filter $(TOV),$(QUARTERS)))
+ifneq ($(filter backfill,$(MAKECMDGOALS)),)
+  ifeq ($(and $(FROMV),$(TOV)),)
+    $(error FROM and TO are required, e.g. make backfill FROM=2020Q2 TO=2022Q1)
+  endif
+  ifeq ($(and $(FROM_OK),$(TO_OK)),)
+    $(error 不是有效的季度 / not a valid quarter: FROM='$(FROMV)' TO='$(TOV)' (expected YYYYQn with n = 1-4, e.g. FROM=2020Q2 TO=2022Q1))
   endif
   ifneq ($(words $(DATAV) $(OUTV)),2)
     $(error DATA and OUT must be folder paths without spaces)
@@ -104,8 +127,8 @@ ifneq ($(Q_OK),)
 endif
 
 .PHONY: inputs-unknown
-.PHONY: help env sample-data sample-if-missing validate figures quarter reconcile test lint \
-        bench lab new-quarter pdf clean lock
+.PHONY: help env sample-data sample-if-missing validate figures quarter release reconcile test lint \
+        bench lab new-quarter pdf clean lock backfill
 
 help: ## Show this help (the default goal)
 	@echo "客服微刊 — reproducible quarterly bulletin"
@@ -115,6 +138,8 @@ help: ## Show this help (the default goal)
 	@echo
 	@echo "Variables: Q=YYYYQn  DATA=<extracts root> (data)  OUT=<publish root> (outputs)  SCALE=N  REF=<yaml>"
 	@echo "           STRICT=1: completeness warnings refuse the publish (docs/validation.md)"
+	@echo "           FROM=YYYYQn TO=YYYYQn: the range of make backfill"
+	@echo "           REVISE=\"理由\": publish a correction of a released issue (make release)"
 	@echo "           ENV=active: use the active conda env or virtualenv instead of .venv (README)"
 
 env: $(READY) ## Create the project environment (.venv) and register the Jupyter kernel [ENV=active]
@@ -189,7 +214,7 @@ validate: $(READY) ## Check a quarter's extracts and completeness without publis
 figures: $(READY) ## Compute a quarter's figures only (prints metrics.json): make figures Q=2022Q1
 	@$(PY) -m helpers.publish.cli figures "$$KFWK_Q"
 
-quarter: $(ISSUE) ## Publish a quarter: make quarter Q=2022Q1 [DATA=dir] [OUT=dir] [STRICT=1]
+quarter: $(ISSUE) ## Publish a quarter: make quarter Q=2022Q1 [DATA=dir] [OUT=dir] [STRICT=1] [REVISE="理由"]
 	@echo "==> $(ISSUE) is up to date"
 
 # The publisher replaces the issue atomically itself: make must never delete it.
@@ -203,6 +228,21 @@ $(ISSUE): $(ISSUE_DEPS)
 ifneq ($(and $(STRICTV),$(ISSUE)),)
 $(ISSUE): strict-recheck
 endif
+
+# With REVISE the publisher always runs too: it decides whether the released issue changed.
+.PHONY: revise-recheck
+ifneq ($(and $(REVISEV),$(ISSUE)),)
+$(ISSUE): revise-recheck
+endif
+
+release: $(READY) ## Mark a quarter's published issue as released: make release Q=2022Q1 [OUT=dir]
+	@$(PY) -m helpers.publish.cli release "$$KFWK_Q"
+
+# Every quarter FROM..TO with extracts, two at a time, skipping the up-to-date ones
+# (helpers/publish/backfill.py); the issue's dependence on $(READY) is passed on.
+backfill: export KFWK_READY := $(READY)
+backfill: $(READY) ## Publish every quarter of a range that has extracts: make backfill FROM=2020Q2 TO=2022Q1 [DATA=] [OUT=]
+	@$(PY) -m helpers.publish.cli backfill "$$KFWK_FROM" "$$KFWK_TO"
 
 reconcile: $(READY) ## Compare a quarter with a printed issue: make reconcile Q=2022Q1 REF=ref.yaml
 	@$(PY) -m helpers.publish.cli reconcile "$$KFWK_Q" --ref "$${KFWK_REF:-docs/reference/$$KFWK_Q.yaml}"

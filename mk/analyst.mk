@@ -53,5 +53,5 @@ pdf: $(PDF) ## Print a quarter's issue to A4 <OUT>/<Q>/issue.pdf (publishes firs
 screenshots: $(SHOTS) ## Desktop + phone screenshots of a quarter's issue into <OUT>/<Q>/: make screenshots Q=2022Q1
 	@echo "==> screenshots in $(OUTV)/$(QV)/ are up to date"
 
-bench: $(READY) ## Time cold/no-op/edit/touch/SCALE=10/SCALE=30 publishes and the stock peer [RUNS=3] [SCENARIOS=a,p]
+bench: $(READY) ## Time publishes (cold, no-op, edit, touch, SCALE=10/30), the stock peer, backfill [RUNS=3] [SCENARIOS=a,g]
 	@$(PY) -m helpers.devtools.bench --runs "$$KFWK_RUNS" --scenarios "$$KFWK_SCENARIOS"

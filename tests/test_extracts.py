@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from helpers import paths
-from helpers.data import extracts, schema
+from helpers.data import extracts, parse, schema
 from helpers.data.extracts import ExtractError, Problem, load_tables, quarter_available, validate_quarter
 from helpers.quarter import QuarterError
 
@@ -951,7 +951,7 @@ def test_cache_hit_does_not_parse_again(tmp_path, monkeypatch):
     def parse_must_not_run(*args, **kwargs):
         raise AssertionError("parsed again despite an unchanged file")
 
-    monkeypatch.setattr(extracts, "_parse_file", parse_must_not_run)
+    monkeypatch.setattr(parse, "_parse_file", parse_must_not_run)
     second = validate_quarter(Q, tmp_path / "data")
     assert second.ok
     assert second.files["awards"].sha256 == first.files["awards"].sha256
@@ -960,7 +960,7 @@ def test_cache_hit_does_not_parse_again(tmp_path, monkeypatch):
     # a changed file is parsed again (and only that one)
     calls = []
     monkeypatch.setattr(
-        extracts, "_parse_file", lambda spec, *a: calls.append(spec.name) or _real_parse(spec, *a)
+        parse, "_parse_file", lambda spec, *a: calls.append(spec.name) or _real_parse(spec, *a)
     )
     (folder / "awards.csv").write_text(appended("awards", "2022-03,综合优秀班组,二组,王"), encoding="utf-8")
     third = validate_quarter(Q, tmp_path / "data")
@@ -968,13 +968,13 @@ def test_cache_hit_does_not_parse_again(tmp_path, monkeypatch):
     assert calls == ["awards"]
 
 
-_real_parse = extracts._parse_file
+_real_parse = parse._parse_file
 
 
 def test_cached_report_of_an_invalid_file_is_reused(tmp_path, monkeypatch):
     text = appended("surveys", "R004,语音,2022-03-09 08:00:00,差")
     first = check(tmp_path, surveys=text)
-    monkeypatch.setattr(extracts, "_parse_file", lambda *a: pytest.fail("parsed again"))
+    monkeypatch.setattr(parse, "_parse_file", lambda *a: pytest.fail("parsed again"))
     second = validate_quarter(Q, tmp_path / "data")
     assert (
         as_tuples(second)
@@ -1008,7 +1008,7 @@ def test_cache_is_per_quarter(tmp_path):
 
 def test_unclosed_quote_mid_file_across_read_blocks(tmp_path, monkeypatch):
     # The open quote swallows the rest of the file, far beyond one read block.
-    monkeypatch.setattr(extracts, "_BLOCK_SIZE", 256)
+    monkeypatch.setattr(parse, "_BLOCK_SIZE", 256)
     tail = "".join(f"T{i:03d},2022-02-12 09:00:00,投诉,投诉,分支行\n" for i in range(10, 60))
     text = VALID["tickets"] + 'T003,2022-02-12 09:00:00,"投诉,投诉,分支行\n' + tail
     report = check(tmp_path, tickets=text)

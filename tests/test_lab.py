@@ -168,7 +168,7 @@ def test_notebook_runs_in_jupyterlab_with_its_charts_drawn(lab_page, lab_browser
     assert run.ran is True
     # Every chart the notebook shows, drawn, at least 100 px and as wide as its output.
     code = "".join("".join(c["source"]) for c in run.model["cells"] if c["cell_type"] == "code")
-    assert run.chart_outputs() == code.count("ctx.show(")
+    assert run.chart_outputs() >= code.count("ctx.show(")  # a call in a loop draws once per pass
     assert len(run.charts) == run.chart_outputs()
     for chart in run.charts:
         assert chart["drawn"], chart

@@ -38,5 +38,7 @@ def test_notebook_runs_as_is_on_the_sample(path, sample_root, session_cache):
     assert any("text/markdown" in o.data or "text/html" in o.data for o in shown)
     code = "".join("".join(c.source) for c in result.nb_final.cells if c.cell_type == "code")
     # Exploring, charts are Vega 5 outputs that JupyterLab draws itself (docs/decisions.md).
-    charts = [o for o in shown if render.VEGA_MIMETYPE in o.data]
-    assert len(charts) == code.count("ctx.show(")
+    charts = [o for o in shown if "图表 / chart" in o.data.get("text/plain", "")]
+    assert all(render.VEGA_MIMETYPE in o.data for o in charts)
+    # Every ctx.show call drew (one inside a loop once per pass: 近期趋势).
+    assert len(charts) >= code.count("ctx.show(")

@@ -31,6 +31,8 @@ class IssueParams:
     # A day of a round-the-clock channel with fewer rows than this share of its weekday's
     # median is a completeness warning (helpers.data.completeness; 0 = no low-day check).
     completeness_min_share: float = 0.25
+    # Quarters the 近期趋势 section shows, ending at this one (helpers.figures.store).
+    trend_quarters: int = 8
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,7 +70,8 @@ def load_params(quarter: str) -> IssueParams:
             value = float(value)
         elif isinstance(default, str) and isinstance(value, date):
             value = value.isoformat()
-        if not isinstance(value, type(default)):
+        # `true` is no number (bool is an int to Python): refused as the wrong kind.
+        if not isinstance(value, type(default)) or isinstance(value, bool):
             raise ParamsError(f"{path}: {key} = {value!r}: must be {_KINDS[type(default)]} ({RULES[key]})")
         problem = _check(key, value)
         if problem:
@@ -77,7 +80,7 @@ def load_params(quarter: str) -> IssueParams:
     return replace(base, **updates)
 
 
-_KINDS = {float: "a number", str: "text"}
+_KINDS = {float: "a number", int: "a whole number", str: "text"}
 # What each setting allows, as the messages and params/README.md say it.
 RULES = {
     "label": "the masthead issue label, e.g. 2022年第1期",
@@ -87,6 +90,10 @@ RULES = {
     "data_as_of": "a date written YYYY-MM-DD",
     "completeness_min_share": (
         "a fraction at least 0 and less than 1, e.g. 0.25 for 25% (0 turns the low-day check off)"
+    ),
+    "trend_quarters": (
+        "a whole number of quarters from 3 to 20, e.g. 8 (fewer than 3 draws no trend; "
+        "each quarter is one more figure store to compute)"
     ),
 }
 
@@ -100,6 +107,8 @@ def _check(key: str, value: Any) -> str | None:
     if key == "service_level_target" and not 0 < value <= 1:
         return f"out of range: {RULES[key]}"
     if key == "completeness_min_share" and not 0 <= value < 1:
+        return f"out of range: {RULES[key]}"
+    if key == "trend_quarters" and not 3 <= value <= 20:
         return f"out of range: {RULES[key]}"
     if key == "data_as_of":
         try:

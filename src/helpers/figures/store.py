@@ -21,7 +21,7 @@ from helpers.data import completeness, extracts, schema
 from helpers.figures import metrics
 from helpers.figures import tables as t
 from helpers.figures.metrics import LINES, Source, lit, rel
-from helpers.params import IssueParams, load_params
+from helpers.params import IssueParams, ParamsError, load_params
 from helpers.quarter import Quarter
 
 # DuckDB's share of the machine: the publisher's memory stays bounded whatever the
@@ -49,6 +49,12 @@ def validated_reports(quarter: str, data_root: Path | None = None) -> dict[str, 
     """
     quarters = [q for q in (quarter, prior_quarter(quarter, data_root)) if q]
     reports = extracts.validate_quarters(quarters, data_root)
+    _check_reports(quarter, reports)
+    return reports
+
+
+def _check_reports(quarter: str, reports: Mapping[str, extracts.Report]) -> None:
+    """Raise ExtractError on the first bad report (saying when it is Q's prior year)."""
     for q, report in reports.items():
         if not report.ok:
             role = (
@@ -61,7 +67,6 @@ def validated_reports(quarter: str, data_root: Path | None = None) -> dict[str, 
                 )
             )
             raise extracts.ExtractError(report, role)
-    return reports
 
 
 def code_hash() -> str:
@@ -215,20 +220,38 @@ def quarter_store(
     params: IssueParams | None = None,
     *,
     reports: dict[str, extracts.Report] | None = None,
+    window: Window | None = None,
+    trend: bool = True,
 ) -> tuple[Store, Path]:
     """The quarter's store and the path of its cached JSON (computed when not cached).
 
     The prior year's store (when its extracts exist) is made first, with its own
     issue settings, and its figures feed the comparisons. `reports` are the quarter's
-    `validated_reports` when the caller already has them."""
+    `validated_reports` when the caller already has them.
+
+    With `trend` the store also holds `tables.trend` (the 近期趋势 section): the
+    headline KPIs of the `trend_quarters` quarters ending at Q, each read from that
+    quarter's own store (`window`: `window_reports`, when the caller already has it).
+    Without it, the quarter's own figures only (`base_store`): what the prior year's
+    and the window quarters' stores are."""
     q = str(Quarter.parse(quarter))
     params = params or load_params(q)
     reports = reports or validated_reports(q, data_root)
+    base, base_path = base_store(q, data_root, params, reports)
+    if not trend:
+        return base, base_path
+    return _trend_store(q, data_root, params, base, base_path, window)
+
+
+def base_store(
+    q: str, data_root: Path | None, params: IssueParams, reports: dict[str, extracts.Report]
+) -> tuple[Store, Path]:
+    """The quarter's own figures and tables (no trend), cached by content."""
     prior_q = next((rq for rq in reports if rq != q), None)
     prior_store, prior_path = (None, None)
     if prior_q is not None:
         prior_reports = {prior_q: reports[prior_q]}
-        prior_store, prior_path = quarter_store(prior_q, data_root, reports=prior_reports)
+        prior_store, prior_path = quarter_store(prior_q, data_root, reports=prior_reports, trend=False)
     key_src = json.dumps(
         {
             "files": {n: f.sha256 for n, f in reports[q].files.items()},
@@ -258,11 +281,114 @@ def quarter_store(
         )
     finally:
         con.close()
+    return _write_store(path, store)
+
+
+def _write_store(path: Path, store: Store) -> tuple[Store, Path]:
+    """Write a store atomically and read it back (what a later cache hit returns)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(to_text(store), encoding="utf-8")
     tmp.replace(path)
     return json.loads(path.read_text(encoding="utf-8")), path
+
+
+# ---------------------------------------------------------------- the trend (近期趋势)
+
+# A window quarter: its validated reports ({quarter, prior year}), None when it has no
+# extracts folder, or the ExtractError that keeps it out of the trend.
+Window = dict[str, "dict[str, extracts.Report] | extracts.ExtractError | None"]
+
+
+def trend_window(quarter: str, n: int) -> list[str]:
+    """The `n` quarters ending at `quarter`, oldest first: 2022Q1, 8 -> 2020Q2 … 2022Q1."""
+    q = Quarter.parse(quarter)
+    end = q.year * 4 + q.q - 1
+    return [str(Quarter(i // 4, i % 4 + 1)) for i in range(end - n + 1, end + 1)]
+
+
+def window_reports(quarter: str, data_root: Path | None = None, n: int | None = None) -> Window:
+    """Every window quarter before Q (the `n` = `trend_quarters` ending at Q, Q itself
+    excluded), oldest first -> its reports, None (no folder: a gap), or the ExtractError
+    of its broken extracts (a gap with a note: a broken earlier quarter never blocks
+    publishing Q). Its reports are `validated_reports` (with its prior year, so the store
+    is the one its own issue computed) when its prior year is valid, else its own only:
+    the trend shows a window quarter's own figures, which need no prior year. All are
+    validated in one batch (cached by content)."""
+    n = n or load_params(quarter).trend_quarters
+    window = trend_window(quarter, n)[:-1]
+    priors = {qi: prior_quarter(qi, data_root) for qi in window if extracts.quarter_available(qi, data_root)}
+    wanted = list(dict.fromkeys([*priors, *(p for p in priors.values() if p)]))
+    found = extracts.validate_quarters(wanted, data_root) if wanted else {}
+    out: Window = {}
+    for qi in window:
+        if qi not in priors:
+            out[qi] = None
+            continue
+        if not found[qi].ok:
+            out[qi] = extracts.ExtractError(found[qi])
+            continue
+        prior = priors[qi]
+        out[qi] = {qi: found[qi], prior: found[prior]} if prior and found[prior].ok else {qi: found[qi]}
+    return out
+
+
+def window_files(window: Window) -> tuple[list[Path], bool]:
+    """The extract files of the window's quarters (broken ones included, so that fixing
+    them is seen; not their prior years', which nothing in the trend shows), and whether
+    a window quarter has no folder."""
+    files: list[Path] = []
+    for qi, got in window.items():
+        report = got.report if isinstance(got, extracts.ExtractError) else (got or {}).get(qi)
+        files += [f.path for f in report.files.values()] if report else []
+    return files, any(got is None for got in window.values())
+
+
+def _broken_note(qi: str, exc: Exception) -> str:
+    if isinstance(exc, extracts.ExtractError):
+        return f"{qi} 数据未通过校验，未计入趋势"
+    return f"{qi} 的期刊设置有误，未计入趋势"
+
+
+def _trend_store(
+    q: str,
+    data_root: Path | None,
+    params: IssueParams,
+    base: Store,
+    base_path: Path,
+    window: Window | None,
+) -> tuple[Store, Path]:
+    """The base store plus `tables.trend`, cached under a key covering the window's stores."""
+    n = params.trend_quarters
+    window = window if window is not None else window_reports(q, data_root, n)
+    quarters = trend_window(q, n)
+    found: dict[str, tuple[Store, Path] | None] = {q: (base, base_path)}
+    notes: dict[str, str] = {}
+    for qi in quarters[:-1]:
+        got = window.get(qi)
+        found[qi] = None
+        if isinstance(got, extracts.ExtractError):
+            notes[qi] = _broken_note(qi, got)
+        elif got is not None:
+            try:  # each quarter's own store, with its own settings: cached by content
+                found[qi] = quarter_store(qi, data_root, reports=got, trend=False)
+            except ParamsError as exc:
+                notes[qi] = _broken_note(qi, exc)
+    key_src = json.dumps(
+        {
+            "base": base_path.stem,
+            "window": {qi: (got[1].stem if got else notes.get(qi)) for qi, got in found.items()},
+            "trend_quarters": n,
+            "code": code_hash(),
+        },
+        sort_keys=True,
+    )
+    path = _store_path(q, "trend-" + hashlib.sha256(key_src.encode()).hexdigest()[:24])
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8")), path
+    stores = {qi: got[0]["metrics"] if got else None for qi, got in found.items()}
+    store = {**base, "tables": {**base["tables"], "trend": t.trend(quarters, stores, notes)}}
+    return _write_store(path, store)
 
 
 def quarter_figures(
@@ -273,4 +399,4 @@ def quarter_figures(
     reports: dict[str, extracts.Report] | None = None,
 ) -> dict[str, Any]:
     """Every figure of the quarter as the nested metrics dict (the store's `metrics`)."""
-    return quarter_store(quarter, data_root, params, reports=reports)[0]["metrics"]
+    return quarter_store(quarter, data_root, params, reports=reports, trend=False)[0]["metrics"]

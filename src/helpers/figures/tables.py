@@ -507,3 +507,70 @@ def yoy(
 def count_change_phrase(flat: Mapping[str, Any], key: str) -> str:
     """The tickets' wording: `同比减少 137 笔，降幅 47.57%`."""
     return fmt.count_change(flat.get(f"{key}_change"), flat.get(f"{key}_yoy"))
+
+
+# ---------------------------------------------------------------- recent trend (近期趋势)
+
+# With fewer quarters that have figures, the 近期趋势 section says so instead of drawing.
+TREND_MIN_QUARTERS = 3
+
+
+def quarter_label(quarter: str) -> str:
+    """`2021Q2` -> `21Q2`: short enough for eight quarters on a phone's axis."""
+    q = Quarter.parse(quarter)
+    return f"{q.year % 100:02d}Q{q.q}"
+
+
+def trend(
+    window: Sequence[str],
+    stores: Mapping[str, Mapping[str, Any] | None],
+    notes: Mapping[str, str] | None = None,
+) -> dict[str, Rows]:
+    """The headline KPIs (helpers.figures.headline) over the window's quarters, oldest first.
+
+    `stores` maps each window quarter to its own metrics (from its own store), or to
+    None: a gap (no extracts, or broken ones; `notes` says why). Returns:
+
+    - `series`: one row per headline × window quarter (gaps included, value null):
+      quarter, quarter_label, key, label, group, kind, value, value_label, qoq (环比:
+      change on the quarter before), qoq_label, yoy (同比: change on the quarter a year
+      earlier), yoy_label. Changes are `Headline.change` (relative for counts, a
+      difference for rates), null and `—` unless both values are in the window: the
+      trend shows only window quarters' figures, so it depends on nothing older.
+    - `quarters`: one row per window quarter: quarter, quarter_label, shown (bool), note.
+    """
+    from helpers.figures.headline import HEADLINE
+
+    notes = notes or {}
+    series: Rows = []
+    for h in HEADLINE:
+        values = [None if stores.get(qi) is None else h.value(stores[qi]) for qi in window]
+        for i, qi in enumerate(window):
+            qoq = h.change(values[i], values[i - 1]) if i >= 1 else None
+            yoy = h.change(values[i], values[i - 4]) if i >= 4 else None
+            series.append(
+                {
+                    "quarter": qi,
+                    "quarter_label": quarter_label(qi),
+                    "key": h.key,
+                    "label": h.label,
+                    "group": h.group,
+                    "kind": h.kind,
+                    "value": values[i],
+                    "value_label": h.printed(values[i]),
+                    "qoq": qoq,
+                    "qoq_label": h.printed_change(qoq),
+                    "yoy": yoy,
+                    "yoy_label": h.printed_change(yoy),
+                }
+            )
+    quarters = [
+        {
+            "quarter": qi,
+            "quarter_label": quarter_label(qi),
+            "shown": stores.get(qi) is not None,
+            "note": notes.get(qi, "" if stores.get(qi) is not None else "无数据"),
+        }
+        for qi in window
+    ]
+    return {"series": series, "quarters": quarters}

@@ -3,8 +3,9 @@
 Every expected failure (a bad quarter name, bad extracts, a bad params file, a
 section notebook that raised) ends with a plain message on stderr and a non-zero
 exit, never a traceback. Exit codes: 2 bad input (and, with STRICT=1, completeness
-warnings), 3 a section failed, 1 anything unexpected (its traceback goes to a log
-file, named in the message).
+warnings), 3 a section failed, 4 a refused revision (the quarter is released and the
+new issue differs; `REVISE="理由"` publishes a correction), 1 anything unexpected (its
+traceback goes to a log file, named in the message).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from helpers import paths
 from helpers.params import ParamsError
 from helpers.quarter import Quarter, QuarterError
 
-EXIT_BAD_INPUT, EXIT_SECTION, EXIT_BUG = 2, 3, 1
+EXIT_BAD_INPUT, EXIT_SECTION, EXIT_BUG, EXIT_REVISION = 2, 3, 1, 4
 
 
 def _err(message: str) -> None:
@@ -71,11 +72,58 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def revise_from_env() -> str | None:
+    """`make quarter ... REVISE="理由"` (exported as KFWK_REVISE): the reason of a correction."""
+    return os.environ.get("KFWK_REVISE", "").strip() or None
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from helpers.publish import pipeline as publish
 
-    publish.publish(args.quarter, paths.data_root(), paths.out_root(), jobs=args.jobs, strict=args.strict)
+    publish.publish(
+        args.quarter,
+        paths.data_root(),
+        paths.out_root(),
+        jobs=args.jobs,
+        strict=args.strict,
+        revise=(args.revise or "").strip() or None,
+    )
     return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from helpers.publish import pipeline, revisions
+
+    out_root = paths.out_root().resolve()
+    with pipeline.quarter_lock(out_root, args.quarter, print):
+        try:
+            record, newly = revisions.release(out_root, args.quarter)
+        except revisions.ReleaseError as exc:
+            _err(f"✗ {exc}")
+            return EXIT_BAD_INPUT
+        if newly:
+            pipeline.refresh_index(out_root)
+    where = out_root / args.quarter / revisions.RELEASE_FILE
+    if newly:
+        print(f"✓ {args.quarter} released ({record['released_at']}): {where}")
+        for name, digest in record["files"].items():
+            print(f"  {name}  sha256 {digest}")
+    else:
+        print(f"✓ {args.quarter} is already {record.get('status', 'released')} and unchanged since: {where}")
+    return 0
+
+
+def refusal_message(exc) -> str:
+    """The refusal of an un-revised change to a released issue: what changed, how to go on."""
+    lines = [f"✗ {exc.quarter} is released, and the new issue differs from it:"]
+    lines += [f"    {line}" for line in exc.changes.lines()]
+    lines += [
+        "  nothing was published; every published file is unchanged.",
+        f'  To publish a correction: make quarter Q={exc.quarter} REVISE="更正理由 / the reason"',
+        "  (the released version is kept under revisions/, the issue opens with a 更正说明 box).",
+        "  Or restore the inputs (extracts, editorial text, params) the released issue was made from.",
+    ]
+    return "\n".join(lines)
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
@@ -94,10 +142,37 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return 0 if all(r.agree for r in rows) else 1
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Publish FROM..TO (helpers.publish.backfill): 0 when every quarter with extracts is
+    published or up to date, else the exit status of the first quarter that failed."""
+    from helpers.publish import backfill
+
+    try:
+        outcomes = backfill.backfill(
+            args.first,
+            args.last,
+            paths.data_root(),
+            paths.out_root(),
+            parallel=args.parallel,
+            strict=args.strict,
+            ready=Path(os.environ["KFWK_READY"]) if os.environ.get("KFWK_READY") else None,
+            emit=lambda line: print(line, flush=True),  # one line per quarter as it ends, even piped
+        )
+    except (QuarterError, ValueError) as exc:
+        _err(f"✗ backfill: {exc}")
+        return EXIT_BAD_INPUT
+    failed = [o for o in outcomes if o.status == backfill.FAILED]
+    if failed:
+        _err(f"✗ backfill: {len(failed)} quarter(s) failed: {' '.join(o.quarter for o in failed)}")
+        return failed[0].exit_code or EXIT_BUG
+    return 0
+
+
 COMMANDS = {
     "validate": (cmd_validate, "check a quarter's extracts"),
     "figures": (cmd_figures, "print a quarter's figures as JSON"),
     "publish": (cmd_publish, "publish a quarter's issue"),
+    "release": (cmd_release, "mark a quarter's published issue as released"),
     "reconcile": (cmd_reconcile, "compare a quarter's figures with a printed issue"),
 }
 
@@ -112,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--ref", required=True, help="reference YAML of a printed issue")
         if name == "publish":
             p.add_argument("--jobs", type=int, default=None, help="sections run in parallel")
+            p.add_argument(
+                "--revise",
+                default=revise_from_env(),
+                metavar="REASON",
+                help="publish a correction of a released issue, for this reason (default: KFWK_REVISE)",
+            )
         if name in ("publish", "validate"):
             p.add_argument(
                 "--strict",
@@ -119,7 +200,19 @@ def main(argv: list[str] | None = None) -> int:
                 default=strict_from_env(),
                 help="refuse on completeness warnings (default: the environment's KFWK_STRICT)",
             )
+    bf = sub.add_parser("backfill", help="publish every quarter FROM..TO that has extracts")
+    bf.add_argument("first", metavar="FROM", help="first quarter, YYYYQn")
+    bf.add_argument("last", metavar="TO", help="last quarter, YYYYQn")
+    bf.add_argument("--parallel", type=int, default=None, help="quarters published at once (default 2)")
+    bf.add_argument(
+        "--strict",
+        action=argparse.BooleanOptionalAction,
+        default=strict_from_env(),
+        help="refuse quarters with completeness warnings (default: the environment's KFWK_STRICT)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "backfill":  # before the heavy imports below: a no-op backfill is quick
+        return cmd_backfill(args)
     from helpers.data import extracts
 
     try:
@@ -136,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         _err(f"✗ params: {exc}")
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a readable message
         from helpers.publish.pipeline import SectionFailed, StrictRefusal
+        from helpers.publish.revisions import RevisionRefused
+
+        if isinstance(exc, RevisionRefused):
+            _err(refusal_message(exc))
+            return EXIT_REVISION
 
         if isinstance(exc, StrictRefusal):
             _err(f"✗ {exc}")

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -384,6 +384,8 @@ def _about(meta: Mapping[str, Any]) -> str:
     parts.append(f"<dt>指标口径 / KPI definitions</dt><dd>{kpi}</dd>")
     parts.append("</dl>")
     parts.append(_completeness(meta.get("completeness")))
+    if meta.get("changes") is not None:
+        parts[-1] += _changes(meta["changes"])
 
     parts.append("<h3>输入文件 / Input files</h3>")
     inputs = list(meta.get("inputs") or [])
@@ -458,6 +460,77 @@ def _completeness(warnings: list[Mapping[str, Any]] | None) -> str:
     return "\n".join(parts)
 
 
+CHANGES_TITLE = "与上一版相比 / Changes since the previous version"
+CORRECTION_TITLE = "更正说明 / Correction"
+
+
+def _printed(value: Any) -> str:
+    from helpers.publish.revisions import printed
+
+    return esc(printed(value))
+
+
+def _figure_list(figures: list[Mapping[str, Any]]) -> str:
+    rows = "".join(
+        f"<tr><td><code>{esc(f['key'])}</code></td><td>{_printed(f.get('old'))}</td>"
+        f"<td>{_printed(f.get('new'))}</td></tr>"
+        for f in figures
+    )
+    return (
+        '<div class="kf-table"><table><thead><tr><th>指标 / Figure</th><th>原为 / Was</th>'
+        f"<th>现为 / Now</th></tr></thead><tbody>{rows}</tbody></table></div>"
+    )
+
+
+def _changes(changes: Mapping[str, Any]) -> str:
+    """The About panel's 与上一版相比 block (revisions.Changes.as_dict()), between markers
+    that revisions.without_notes removes when two versions are compared. It follows the
+    block before it on the same line-join, so leaving it out gives the page without it."""
+    parts = [f'\n<!--kf-changes--><div class="kf-changes"><h3>{esc(CHANGES_TITLE)}</h3>']
+    figures = list(changes.get("figures") or [])
+    sections = list(changes.get("sections") or [])
+    if figures:
+        parts.append(f"<p>{len(figures)} 项数据变化 / {len(figures)} figure(s) changed:</p>")
+        parts.append(_figure_list(figures))
+    if sections:
+        items = "".join(
+            f'<li><a href="#{esc(s["id"])}">{esc(s["title"])}</a></li>'
+            if s.get("id")
+            else f"<li>{esc(s['title'])}</li>"
+            for s in sections
+        )
+        parts.append(f"<p>文字有改动的栏目 / Sections whose text changed:</p><ul>{items}</ul>")
+    if not figures and not sections:
+        parts.append(
+            "<p>数据与正文未变，仅说明信息有更新。 / No figure or section text changed;"
+            " only the provenance or the markup.</p>"
+        )
+    parts.append("</div><!--/kf-changes-->")
+    return "".join(parts)
+
+
+def _correction(meta: Mapping[str, Any]) -> str:
+    """The 更正说明 box that opens a corrected issue: the reason and the figures changed."""
+    correction = meta.get("correction")
+    if not correction:
+        return ""
+    parts = [
+        f'\n<!--kf-correction--><aside class="kf-correction" role="note"><h2>{esc(CORRECTION_TITLE)}</h2>',
+        f"<p>{esc(correction.get('reason'))}</p>",
+    ]
+    figures = list(correction.get("figures") or [])
+    if figures:
+        parts.append(_figure_list(figures))
+    else:
+        parts.append("<p>数据未作更正。 / No figure was corrected.</p>")
+    sections = [s.get("title") for s in correction.get("sections") or []]
+    if sections:
+        titles = "；".join(esc(t) for t in sections)
+        parts.append(f"<p>更正的栏目 / Sections corrected: {titles}</p>")
+    parts.append("</aside><!--/kf-correction-->")
+    return "".join(parts)
+
+
 def render_issue_html(
     merged: NotebookNode, toc: list[TocEntry], meta: Mapping[str, Any], *, charts: int = 0
 ) -> str:
@@ -481,7 +554,7 @@ def render_issue_html(
             "css": _css(),
             "vega_bundle": vega_bundle() if charts else "",
             "queue_js": QUEUE_JS,
-            "masthead": _masthead(meta),
+            "masthead": _masthead(meta) + _correction(meta),
             "toc": _toc(toc),
             "about": _about(meta),
         }
@@ -502,20 +575,33 @@ def _write_atomic(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def assemble_issue(notebooks: list[Path], out_html: Path, *, meta: dict) -> Path:
+def assemble_issue(
+    notebooks: list[Path],
+    out_html: Path,
+    *,
+    meta: dict,
+    amend: Callable[[str], Mapping[str, Any] | None] | None = None,
+) -> Path:
     """Executed notebooks (issue order) + meta -> `out_html`, one offline HTML page.
 
     meta keys: `quarter` (required, `2022Q1`), `label` (default `2022年第1期`),
     `centre` (default 客服中心), `data_as_of` (a date string; never the clock),
     `inputs` (list of {name, sha256, rows}), `parameters` (dict), `code_version`,
     `packages` (dict), `kpi_doc_href` (relative link), `completeness` (the quarter's
-    completeness warnings as dicts, helpers.data.completeness). Everything is built in
-    memory first; an existing `out_html` is replaced only when all succeeded.
+    completeness warnings as dicts, helpers.data.completeness), `changes` and `correction`
+    (the revision notes: the About panel's change list, the 更正说明 box). `amend`, when
+    given, is called with the page and may return meta keys to render it again with
+    (the publisher adds the revision notes once it has compared the page with the
+    published one). Everything is built in memory first; an existing `out_html` is
+    replaced only when all succeeded.
     """
     notebooks = [Path(p) for p in notebooks]
     nodes = [nbformat.read(p, as_version=4) for p in notebooks]
     merged, toc, charts = build_issue_notebook(copy.deepcopy(nodes), [p.name for p in notebooks])
     page = render_issue_html(merged, toc, meta, charts=charts)
+    extra = amend(page) if amend is not None else None
+    if extra:
+        page = render_issue_html(merged, toc, {**meta, **extra}, charts=charts)
     out_html = Path(out_html)
     _write_atomic(out_html, page)
     log.info("issue written: %s (%d sections, %d charts)", out_html, len(toc), charts)
@@ -523,40 +609,76 @@ def assemble_issue(notebooks: list[Path], out_html: Path, *, meta: dict) -> Path
 
 
 def write_index(out_root: Path, issues: list[dict]) -> Path:
-    """Published issues -> `<out_root>/index.html`, newest quarter first.
+    """Published issues -> `<out_root>/index.html`, newest quarter first: one table with
+    each issue's headline KPIs (helpers.figures.headline.HEADLINE, printed as the issue
+    prints them), its status and its links (template `templates/dashboard/`).
 
-    Each issue dict needs `quarter`; `label` defaults to the quarter's label and
-    `centre` (of the first issue) to 客服中心; `completeness_warnings` (a count) marks an
-    issue with completeness warnings. Links are relative
-    (`2022Q1/issue.html`), so the folder can be copied anywhere.
+    Each issue dict needs `quarter`; optional: `label` (default: the quarter's label),
+    `centre` (of the first issue; default 客服中心), `completeness_warnings` (a count:
+    marks an issue with completeness warnings), `metrics` (its metrics.json document;
+    without it the figures print as —), `status` (draft/released/corrected; default
+    draft), `metrics_href` and `pdf_href` (linked when given). Links are relative
+    (`2022Q1/issue.html`), so the folder can be copied anywhere. No time, no script:
+    the same issues give the same bytes.
     """
+    from helpers.figures.headline import HEADLINE
+
     out_root = Path(out_root)
     ordered = sorted(issues, key=lambda item: Quarter.parse(str(item["quarter"])), reverse=True)
     centre = (issues[0].get("centre") if issues else None) or DEFAULT_CENTRE
-    items = []
+    groups: list[dict] = []
+    for h in HEADLINE:
+        if not groups or groups[-1]["name"] != h.group:
+            groups.append({"name": h.group, "columns": [], "full": []})
+        groups[-1]["columns"].append(h.label.removeprefix(h.group).strip() or h.label)
+        groups[-1]["full"].append(h.label)
+    for group in groups:
+        if len(group["columns"]) == 1:  # one column: its header spans both rows, the full label
+            group["columns"] = group["full"]
+    rows = []
     for item in ordered:
         quarter = str(item["quarter"])
-        label = item.get("label") or Quarter.parse(quarter).label
-        items.append(
-            f'<li><a href="{esc(quarter)}/issue.html">{esc(label)}</a>'
-            f'<span class="kf-quarter">{esc(_quarter_text(quarter))}</span>'
-            f"{_warning_mark(item.get('completeness_warnings'))}</li>"
+        metrics = item.get("metrics") or {}
+        status = item.get("status") or "draft"
+        rows.append(
+            {
+                "quarter": quarter,
+                "label": item.get("label") or Quarter.parse(quarter).label,
+                "href": f"{quarter}/issue.html",
+                "quarter_text": _quarter_text(quarter),
+                "warn_mark": _warning_mark(item.get("completeness_warnings")),
+                "metrics_href": item.get("metrics_href"),
+                "pdf_href": item.get("pdf_href"),
+                "status": status if status in INDEX_STATUS else "draft",
+                "status_text": INDEX_STATUS.get(status, INDEX_STATUS["draft"]),
+                "figures": [h.printed(h.value(metrics)) for h in HEADLINE],
+            }
         )
-    listing = "\n".join(items) if items else "<li>尚无已发布的期刊 / no issue published yet</li>"
-    page = (
-        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(MASTHEAD_TITLE)} · {esc(centre)}</title>\n<style>\n{_css()}</style>\n</head>\n"
-        '<body>\n<div class="kf-page">\n<header class="kf-masthead">\n'
-        f"<h1>{esc(MASTHEAD_TITLE)}</h1>\n"
-        f'<p class="kf-issue-line"><span class="kf-centre">{esc(centre)}</span>'
-        "<span>往期目录 / All issues</span></p>\n</header>\n"
-        f'<main class="kf-main">\n<ul class="kf-issues">\n{listing}\n</ul>\n</main>\n'
-        "</div>\n</body>\n</html>\n"
+    page = _dashboard_template().render(
+        title=MASTHEAD_TITLE, centre=centre, css=_css(), groups=groups, rows=rows
     )
+    page = "\n".join(line.rstrip() for line in page.splitlines()) + "\n"
     path = out_root / "index.html"
     _write_atomic(path, page)
     return path
+
+
+INDEX_STATUS = {"draft": "草稿 / draft", "released": "已发布 / released", "corrected": "已更正 / corrected"}
+DASHBOARD_DIR = paths.TEMPLATES / "dashboard"
+
+
+def _dashboard_template() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(DASHBOARD_DIR)),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("dashboard.html.j2")
 
 
 def _warning_mark(count: int | None) -> str:

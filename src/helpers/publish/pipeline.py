@@ -31,7 +31,7 @@ from helpers import paths
 from helpers.data import completeness
 from helpers.figures import store as figures
 from helpers.params import IssueParams, load_params
-from helpers.publish import inputs
+from helpers.publish import inputs, revisions
 from helpers.publish.sections import SECTIONS, Section
 from helpers.quarter import Quarter, QuarterError
 
@@ -212,8 +212,14 @@ def publish(
     emit: Callable[[str], None] = print,
     jobs: int | None = None,
     strict: bool = False,
+    revise: str | None = None,
 ) -> Path:
     """Publish Q: returns the path of `<OUT>/<Q>/issue.html`.
+
+    A published issue the new one differs from is kept under `revisions/<n>/` first
+    (helpers.publish.revisions); an identical result publishes nothing. A released
+    quarter is replaced only with `revise` (the reason of the correction), otherwise
+    revisions.RevisionRefused is raised and nothing published changes.
 
     Raises extracts.ExtractError (bad input), ParamsError, SectionFailed, and with
     `strict` StrictRefusal when the quarter has completeness warnings (before anything
@@ -243,9 +249,13 @@ def publish(
 
         with progress.stage("validate"):
             reports = figures.validated_reports(q, data_root)
+            # The 近期趋势 window's earlier quarters: a broken one is a gap, never a refusal.
+            window = figures.window_reports(q, data_root, params.trend_quarters)
         with progress.stage("figures"):
             # Every figure and every table the sections present, computed once (docs/store.md).
-            store_doc, store_path = figures.quarter_store(q, data_root, params, reports=reports)
+            store_doc, store_path = figures.quarter_store(
+                q, data_root, params, reports=reports, window=window
+            )
             metrics_dict = store_doc["metrics"]
         # Days or months the extracts miss: warnings shown in the About panel and the
         # index; with STRICT=1 a refusal, before anything under OUT is written.
@@ -300,10 +310,10 @@ def publish(
 
         exports = []
         # Section kernels are forked from one zygote that imported ipykernel, Altair and the
-        # helpers once (helpers.publish.kernels). Not for as few sections as workers: then
-        # the zygote's imports cost more than starting those kernels the usual way.
+        # helpers once (helpers.publish.kernels), started by _warm_up while the extracts
+        # were checked: by now its imports are (nearly) done, even for one section.
         with (
-            kernels.zygote_session(enabled=len(todo) > workers or warm.zygote),
+            kernels.zygote_session(enabled=bool(todo)),
             ThreadPoolExecutor(workers) as pool,
         ):
             futures = [pool.submit(run, item) for item in todo]
@@ -348,7 +358,6 @@ def publish(
             staging = build / "staging"
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
-            issue.assemble_issue(executed, staging / "issue.html", meta=meta)
             issue.write_document(
                 paths.DOCS / "kpi.md",
                 staging / "kpi.html",
@@ -356,11 +365,32 @@ def publish(
                 centre=params.centre,
             )
             (staging / "metrics.json").write_text(figures.metrics.to_json(metrics_dict), encoding="utf-8")
+            # Compared with the published version (inside the quarter's lock) while the
+            # page is assembled: its About panel lists the changes; a released quarter
+            # without REVISE raises RevisionRefused here, before anything is replaced.
+            revision = revisions.Revision(q, issue_dir, staging, reason=revise)
+            issue.assemble_issue(executed, staging / "issue.html", meta=meta, amend=revision.amend)
             completeness_text = _completeness_json(q, params, warnings)
             (staging / COMPLETENESS_FILE).write_text(completeness_text, encoding="utf-8")
             shutil.copytree(fig_build, staging / "figures")
-            shutil.copytree(nb_dir, staging / "notebooks")
-            _swap_into_place(staging, issue_dir)
+            # This issue's executed notebooks only: .build/notebooks keeps copies under
+            # earlier numbers too when a section was added or moved.
+            (staging / "notebooks").mkdir()
+            for notebook in executed:
+                if notebook.parent == nb_dir:
+                    shutil.copy2(notebook, staging / "notebooks" / notebook.name)
+            if revision.unchanged:
+                # Nothing a reader could see changed: no revision, nothing replaced (the
+                # issue's time is refreshed so make sees it up to date). A chart file or
+                # executed notebook that went missing from the published folder is put back.
+                _restore_missing(staging, issue_dir)
+                shutil.rmtree(staging, ignore_errors=True)
+                os.utime(issue_dir / "issue.html")
+                emit(f"  {q}: the result is identical to the published issue; nothing replaced")
+            else:
+                revision.stage()
+                _swap_into_place(staging, issue_dir)
+                revision.record(out_root, emit)
             inputs.write_make_inputs(
                 build,
                 inputs.issue_inputs(
@@ -368,10 +398,10 @@ def publish(
                     data_root,
                     [f.path for r in reports.values() for f in r.files.values()],
                     quarters_missing=len(reports) < 2,
+                    window=window,
                 ),
             )
-            entries = [_index_entry(name, out_root) for name in published_quarters(out_root)]
-            issue.write_index(out_root, entries)
+            refresh_index(out_root)
         emit(f"==> published {issue_dir / 'issue.html'}")
         return issue_dir / "issue.html"
 
@@ -380,7 +410,6 @@ def publish(
 class _WarmUp:
     """Fixed costs started at the beginning of a publish, so they overlap validation."""
 
-    zygote: bool
     threads: list[threading.Thread]
     bundle: Any = None
 
@@ -392,18 +421,33 @@ class _WarmUp:
 
 
 def _warm_up(*, cold: bool, exporter: ProcessPoolExecutor) -> _WarmUp:
-    """Start what every cold publish needs later: the kernel zygote (its imports), the
-    cached vega bundle (built by an exporter: ~3 s), and the assembler's imports
-    (nbconvert, in a thread). A warm re-publish starts only the import."""
+    """Start the fixed costs of the stages to come, so they overlap validation and the
+    figures: the kernel zygote (a process importing ipykernel, Altair and the helpers on
+    the other core; even one section then forks its kernel instead of waiting ~1.5 s for
+    a fresh one), the runner's and the assembler's imports (papermill, nbconvert: in a
+    thread) and, on a cold run, the cached vega bundle (built by an exporter: ~3 s). A
+    publish that runs no section stops the zygote unused."""
     from helpers.publish import kernels
 
-    importer = threading.Thread(target=importlib.import_module, args=("helpers.publish.issue",), daemon=True)
+    importer = threading.Thread(target=_import_runners, daemon=True)
     importer.start()
-    warm = _WarmUp(zygote=cold, threads=[importer])
+    kernels.start()
+    warm = _WarmUp(threads=[importer])
     if cold:
-        kernels.start()
         warm.bundle = exporter.submit(_build_vega_bundle)
     return warm
+
+
+# What the importer thread loads, in this order. The libraries that validation and the
+# figures may import on the main thread meanwhile come first: one thread importing
+# pandas while another imports a library that peeks at a half-initialised pandas (as
+# Altair's dataframe layer does) fails, so pandas is whole before Altair is imported.
+_RUNNER_IMPORTS = ("numpy", "pyarrow", "pandas", "duckdb", "papermill", "helpers.publish.issue")
+
+
+def _import_runners() -> None:
+    for name in _RUNNER_IMPORTS:
+        importlib.import_module(name)
 
 
 def _build_vega_bundle() -> None:
@@ -449,11 +493,41 @@ def published_quarters(out_root: Path) -> list[str]:
 
 
 def _index_entry(quarter: str, out_root: Path | None = None) -> dict:
+    """What the index shows of a published quarter: label, href and, given OUT, its
+    completeness warnings, its headline figures (from its own published metrics.json),
+    its status (draft/released/corrected) and the files beside the issue it links to."""
     params = load_params(quarter)
     entry = {"quarter": quarter, "label": params.label, "href": f"{quarter}/issue.html"}
     if out_root is not None:
-        entry["completeness_warnings"] = published_warning_count(out_root / quarter)
+        issue_dir = out_root / quarter
+        entry["completeness_warnings"] = published_warning_count(issue_dir)
+        entry["centre"] = params.centre
+        entry["status"] = release_status(out_root, quarter)
+        try:
+            entry["metrics"] = json.loads((issue_dir / "metrics.json").read_text(encoding="utf-8"))
+            entry["metrics_href"] = f"{quarter}/metrics.json"
+        except (OSError, ValueError):
+            entry["metrics"] = None
+        # `make pdf` prints <OUT>/<Q>/issue.pdf (mk/analyst.mk); <Q>.pdf if one was put there by hand.
+        for name in ("issue.pdf", f"{quarter}.pdf"):
+            if (issue_dir / name).is_file():
+                entry["pdf_href"] = f"{quarter}/{name}"
+                break
     return entry
+
+
+def release_status(out_root: Path, quarter: str) -> str:
+    """The status of a published issue, "draft", "released" or "corrected": what `make
+    release` recorded in `<OUT>/<Q>/release.json` (helpers.publish.revisions.status)."""
+    return revisions.status(out_root, quarter)
+
+
+def refresh_index(out_root: Path) -> Path:
+    """Rewrite `<OUT>/index.html` from every issue published under OUT."""
+    from helpers.publish import issue
+
+    entries = [_index_entry(name, out_root) for name in published_quarters(out_root)]
+    return issue.write_index(out_root, entries)
 
 
 # The published issue's completeness warnings, beside issue.html: the index reads them.
@@ -480,7 +554,30 @@ def published_warning_count(issue_dir: Path) -> int | None:
 
 def _swap_into_place(staging: Path, issue_dir: Path) -> None:
     """Move the staged figures/, notebooks/, kpi.html, metrics.json and issue.html into
-    place, the issue last."""
+    place, the issue last; a staged revision (the previous version) and changes.json first."""
+    revisions.move_into_place(staging, issue_dir)
+    _swap_folders(staging, issue_dir)
+    os.replace(staging / "kpi.html", issue_dir / "kpi.html")
+    os.replace(staging / "metrics.json", issue_dir / "metrics.json")
+    os.replace(staging / COMPLETENESS_FILE, issue_dir / COMPLETENESS_FILE)
+    os.replace(staging / "issue.html", issue_dir / "issue.html")
+
+
+def _restore_missing(staging: Path, issue_dir: Path) -> None:
+    """Copy into the published figures/ and notebooks/ the staged files they lack,
+    leaving every file they hold as it is."""
+    for folder in ("figures", "notebooks"):
+        for path in sorted((staging / folder).rglob("*")):
+            target = issue_dir / path.relative_to(staging)
+            if path.is_file() and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".{target.name}.tmp")
+                shutil.copy2(path, tmp)
+                os.replace(tmp, target)
+
+
+def _swap_folders(staging: Path, issue_dir: Path) -> None:
+    """Move the staged figures/ and notebooks/ into place."""
     for folder in ("figures", "notebooks"):
         old = issue_dir / ".build" / f"{folder}-old"
         shutil.rmtree(old, ignore_errors=True)
@@ -488,7 +585,3 @@ def _swap_into_place(staging: Path, issue_dir: Path) -> None:
             os.replace(issue_dir / folder, old)
         os.replace(staging / folder, issue_dir / folder)
         shutil.rmtree(old, ignore_errors=True)
-    os.replace(staging / "kpi.html", issue_dir / "kpi.html")
-    os.replace(staging / "metrics.json", issue_dir / "metrics.json")
-    os.replace(staging / COMPLETENESS_FILE, issue_dir / COMPLETENESS_FILE)
-    os.replace(staging / "issue.html", issue_dir / "issue.html")

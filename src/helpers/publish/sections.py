@@ -62,6 +62,15 @@ SECTIONS: tuple[Section, ...] = (
     Section("tickets", "工单", "tickets.ipynb", OPERATIONS, {}, ("tickets",)),
     Section("knowledge_base", "知识库维护", "knowledge_base.ipynb", OPERATIONS, {}, ("kb_changes",)),
     Section("training", "员工培训", "training.ipynb", OPERATIONS, {}, ("training",)),
+    # The headline KPIs over the last `trend_quarters` quarters (each from its own store).
+    Section(
+        "trend",
+        "近期趋势",
+        "trend.ipynb",
+        OPERATIONS,
+        {},
+        ("inbound_calls", "surveys", "smart_sessions", "online_chats", "tickets"),
+    ),
     Section(
         "key_work",
         "主要工作完成情况",

@@ -242,6 +242,20 @@ STORE_FIELDS: dict[str, tuple[str, ...]] = {
         "hours_label",
     ),
     "yoy": ("figure", "key", "period", "quarter", "value", "value_label", "change_label"),
+    "trend": (
+        "quarter",
+        "quarter_label",
+        "key",
+        "label",
+        "group",
+        "kind",
+        "value",
+        "value_label",
+        "qoq",
+        "qoq_label",
+        "yoy",
+        "yoy_label",
+    ),
 }
 
 
@@ -818,6 +832,50 @@ def training_chart(monthly_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
 
 YOY_STEP = 64  # px per figure: its bars and the change line under them
 YOY_PADDING_INNER, YOY_PADDING_OUTER = 0.4, 0.3
+
+
+TREND_HEIGHT = 130  # one small multiple of the 近期趋势 section
+
+
+def trend_chart(trend_rows: Sequence[Mapping[str, Any]]) -> alt.Chart:
+    """`trend.series` rows of ONE headline KPI -> its small multiple: the value per quarter,
+    oldest first, as a line with dots. Every KPI's chart is this one builder: same height,
+    colour, axes. Rates run over 0–100 %, counts from zero. A quarter without figures
+    (value null) keeps its place on the axis and breaks the line: never interpolated."""
+    rows = _rows(
+        trend_rows, "trend", ["quarter", "quarter_label", "key", "label", "kind", "value", "value_label"]
+    )
+    keys = _present(rows, "key")
+    if len(keys) > 1:
+        raise ValueError(f"one headline KPI per trend chart, got {keys}")
+    rate = bool(rows) and rows[0]["kind"] == "rate"
+    label = str(rows[0]["label"]) if rows else ""
+    # Tick formats only (the printed values are the store's labels): 0–100 %, or 300,000.
+    axis = alt.Axis(format="%" if rate else ",~f", tickCount=3)
+    y = alt.Y("value:Q", title=None, axis=axis, scale=_rate_scale() if rate else alt.Scale(zero=True))
+    chart = (
+        alt.Chart(_data(rows), title=label)
+        # "break-paths-show-domains": a null value breaks the path and its quarter stays on the axis.
+        .mark_line(
+            color=NAVY, point=alt.OverlayMarkDef(size=30, filled=True), invalid="break-paths-show-domains"
+        )
+        .encode(
+            x=alt.X(
+                "quarter_label:O",
+                title=None,
+                sort=[str(row["quarter_label"]) for row in rows],
+                axis=alt.Axis(labelAngle=0, labelOverlap=True),
+            ),
+            y=y,
+            tooltip=[
+                _tip("quarter_label", "季度"),
+                _tip("value_label", label or "数值"),
+                _tip("qoq_label", "环比"),
+                _tip("yoy_label", "同比"),
+            ],
+        )
+    )
+    return _responsive(rows, chart, TREND_HEIGHT)
 
 
 def yoy_chart(yoy_rows: Sequence[Mapping[str, Any]], title: str, unit_title: str) -> alt.LayerChart:

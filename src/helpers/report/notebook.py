@@ -50,7 +50,9 @@ class SectionContext:
             return json.loads(self.store_path.read_text(encoding="utf-8"))
         from helpers.figures import store
 
-        return store.quarter_store(str(self.quarter), self.data_root, self.params)[0]
+        # Only the 近期趋势 section needs the other quarters of its window.
+        trend = self.section == "trend"
+        return store.quarter_store(str(self.quarter), self.data_root, self.params, trend=trend)[0]
 
     @property
     def figures(self) -> dict[str, Any]:
