@@ -158,6 +158,8 @@ $(VENV)/.ready: requirements.txt requirements-kernel.txt pyproject.toml
 	  $(VENV)/bin/uv pip install --quiet --python $$v/bin/python --no-deps -e .; done
 	@$(KVENV)/bin/python -m ipykernel install --prefix $(VENV) --name $(KERNEL) \
 	  --display-name "客服微刊 (Python 3)" >/dev/null 2>&1
+	@# The issue's offline Vega bundle depends on vl-convert alone: made once, here.
+	@$(PY) -c "from helpers.report import render; render.install_vega_bundle()"
 	@# Notebook outputs never reach a diff or a commit: nbstripout as this clone's git
 	@# filter (.git/config + .git/info/attributes). Skipped outside a git work tree.
 	@# nbstripout 0.9 does not write --keep-id into the filter it installs (and without
@@ -191,6 +193,7 @@ $(READY): requirements.txt requirements-kernel.txt pyproject.toml \
 	  $(PY) mk/active_env.py project; fi
 	@$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "客服微刊 (Python 3)" >/dev/null
 	@$(PY) mk/active_env.py kernel
+	@$(PY) -c "from helpers.report import render; render.install_vega_bundle()"
 	@if [ "$$(git rev-parse --is-inside-work-tree 2>/dev/null)" = true ] && \
 	  ! git config --get filter.nbstripout.clean >/dev/null; then \
 	  strip='"$(PY)" -m nbstripout --keep-id --extra-keys metadata.language_info.version'; \

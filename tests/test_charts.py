@@ -13,6 +13,7 @@ import altair as alt
 import pytest
 
 from helpers.report import charts as ch
+from helpers.report import export
 
 # Hand-made store rows, shaped exactly as docs/store.md describes them, and one
 # builder call per chart (two shapes where it matters: no prior year for yoy, a
@@ -230,7 +231,7 @@ def is_number(value) -> bool:
 def spec_problems(spec: dict, *, normalize_ok: bool = False) -> list[str]:
     """What in a chart could mislead or leak; [] for a chart that keeps the rules."""
     problems = []
-    columns, rows = ch.spec_table(spec)
+    columns, rows = export.spec_table(spec)
     problems += [f"row-level field {c}" for c in columns if c.endswith("_id") or c == "staff_id"]
     for node in walk(spec):
         resolve = node.get("resolve")
@@ -373,7 +374,7 @@ def test_kernel_imports_neither_pandas_nor_vl_convert():
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_chart_embeds_the_store_rows_as_given(name):
-    columns, rows = ch.spec_table(BUILDERS[name]().to_dict())
+    columns, rows = export.spec_table(BUILDERS[name]().to_dict())
     assert rows, "the chart embeds no data"
     assert not any(c.endswith("_id") or c == "staff_id" for c in columns)
     source = {
@@ -405,14 +406,14 @@ def test_chart_embeds_the_store_rows_as_given(name):
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_csv_columns_follow_the_store_contract_even_from_sorted_json(name):
     """store.json is written with sorted keys: the CSV still reads in docs/store.md's order."""
-    columns, rows = ch.spec_table(BUILDERS[name]().to_dict())
+    columns, rows = export.spec_table(BUILDERS[name]().to_dict())
     documented = [fields for fields in ch.STORE_FIELDS.values() if set(fields) == set(columns)]
     assert documented and columns == list(documented[0]), columns
 
 
 def test_extra_store_fields_are_kept_after_the_documented_ones():
     rows = [dict(sorted(dict(row, within="≤20秒").items())) for row in TABLES["daily"]]  # sorted keys
-    columns, _ = ch.spec_table(ch.daily_requests_chart(rows, "综合").to_dict())
+    columns, _ = export.spec_table(ch.daily_requests_chart(rows, "综合").to_dict())
     assert columns == [*ch.STORE_FIELDS["daily"], "within"]
 
 
@@ -482,7 +483,7 @@ def test_wait_bins_are_drawn_at_their_true_widths(name, threshold):
     spec = BUILDERS[name]().to_dict()
     enc = spec["encoding"]
     assert (enc["x"]["field"], enc["x2"]["field"], enc["y"]["field"]) == ("bin_start", "bin_end", "density")
-    _, rows = ch.spec_table(spec)
+    _, rows = export.spec_table(spec)
     widths = {row["bin"]: row["bin_end"] - row["bin_start"] for row in rows}
     if threshold == 12:
         assert widths["10-12"] == 2 and widths["12-15"] == 3  # unequal bins, honest areas
@@ -505,7 +506,7 @@ def test_service_bars_are_labelled_from_the_store(name, label):
     spec = BUILDERS[name]().to_dict()
     bars, text = spec["layer"]
     assert mark(bars) == "bar" and text["encoding"]["text"] == {"field": label, "type": "nominal"}
-    services = [row["service"] for row in ch.spec_table(spec)[1]]
+    services = [row["service"] for row in export.spec_table(spec)[1]]
     assert first(spec)["y"]["sort"] == services  # the store's order: largest first
 
 
@@ -528,10 +529,10 @@ def test_complaint_outcomes_have_a_kind_legend_and_sum_to_the_complaints_receive
     assert color["field"] == "kind" and color.get("legend", {}) is not None
     assert color["scale"]["domain"] == ["出具投诉工单", "转为其他工单"]
     assert first(spec)["y"]["sort"] == ["投诉", "咨询", "表扬", "其他"]
-    assert sum(row["tickets"] for row in ch.spec_table(spec)[1]) == 201
+    assert sum(row["tickets"] for row in export.spec_table(spec)[1]) == 201
     routes = BUILDERS["complaint_routes"]().to_dict()
-    assert sum(row["tickets"] for row in ch.spec_table(routes)[1]) == 151
-    assert "funnel" not in json.dumps(spec) and "step" not in ch.spec_table(spec)[0]
+    assert sum(row["tickets"] for row in export.spec_table(routes)[1]) == 151
+    assert "funnel" not in json.dumps(spec) and "step" not in export.spec_table(spec)[0]
 
 
 def test_knowledge_base_never_puts_two_units_on_one_axis():
@@ -590,18 +591,18 @@ def test_json_is_identical_in_a_fresh_process_and_any_call_order():
 
 def test_spec_table_gives_the_one_dataset_in_row_order():
     spec = BUILDERS["yoy"]().to_dict()  # three layers, one dataset
-    columns, rows = ch.spec_table(spec)
+    columns, rows = export.spec_table(spec)
     assert columns == ["figure", "key", "period", "quarter", "value", "value_label", "change_label"]
     assert rows == TABLES["yoy"]
     with_rule = BUILDERS["daily_rates"]().to_dict()
     assert "empty" in with_rule["datasets"]  # the data-less rule/text layers: not a table
-    assert ch.spec_table(with_rule)[1] == TABLES["daily_rates"]
+    assert export.spec_table(with_rule)[1] == TABLES["daily_rates"]
     inline = {"mark": "bar", "data": {"values": [{"a": 1, "b": "x"}, {"a": 2, "c": None}]}}
-    assert ch.spec_table(inline) == (["a", "b", "c"], [{"a": 1, "b": "x"}, {"a": 2, "c": None}])
+    assert export.spec_table(inline) == (["a", "b", "c"], [{"a": 1, "b": "x"}, {"a": 2, "c": None}])
     # stored with sorted keys (notebooks, the page): the builder's column order is kept
     stored = json.loads(json.dumps(spec, sort_keys=True))
-    assert ch.spec_table(stored)[0] == columns
-    assert ch.spec_table(dict(stored, usermeta={"columns": ["value", "nope"]}))[0] == [
+    assert export.spec_table(stored)[0] == columns
+    assert export.spec_table(dict(stored, usermeta={"columns": ["value", "nope"]}))[0] == [
         "value",
         "change_label",
         "figure",
@@ -618,14 +619,14 @@ def test_spec_table_refuses_several_datasets_or_none():
         alt.Chart(alt.InlineData(values=[{"a": 2}])).mark_bar().encode(x="a:Q"),
     ).to_dict()
     with pytest.raises(ValueError, match="2 different datasets"):
-        ch.spec_table(two)
+        export.spec_table(two)
     with pytest.raises(ValueError, match="no inline data"):
-        ch.spec_table({"mark": "bar", "data": {"url": "x.csv"}})
+        export.spec_table({"mark": "bar", "data": {"url": "x.csv"}})
 
 
 def test_table_csv_has_bom_crlf_chinese_and_empty_nones():
     rows = [{"渠道": "语音", "量": 3, "备注": None, "ok": True}, {"渠道": "在线,视频", "量": 0.5}]
-    data = ch.table_csv(["渠道", "量", "备注", "ok"], rows)
+    data = export.table_csv(["渠道", "量", "备注", "ok"], rows)
     assert data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
     assert text == '渠道,量,备注,ok\r\n语音,3,,true\r\n"在线,视频",0.5,,\r\n'
@@ -642,7 +643,7 @@ def test_table_csv_has_bom_crlf_chinese_and_empty_nones():
 def test_every_chart_draws_with_vl_convert():
     vlc = pytest.importorskip("vl_convert")
     for name, build in BUILDERS.items():
-        spec = ch._fixed_width(build().to_dict(), ch.EXPORT_WIDTH)
+        spec = export._fixed_width(build().to_dict(), export.EXPORT_WIDTH)
         svg = vlc.vegalite_to_svg(spec)
         title = spec["title"]["text"] if isinstance(spec["title"], dict) else spec["title"]
         assert svg.startswith("<svg") and title in svg, name
@@ -652,13 +653,13 @@ def test_spec_file_exports_svg_png_and_csv(tmp_path):
     chart = BUILDERS["outbound"]()
     spec_path = ch.save_spec(chart, tmp_path / "figures" / "outbound-services")
     assert spec_path.name == "outbound-services.vl.json"
-    svg_path, png_path = ch.export_spec_file(spec_path)
+    svg_path, png_path = export.export_spec_file(spec_path)
     svg = svg_path.read_text(encoding="utf-8")
     assert svg.startswith("<svg") and "各项呼出服务外呼量" in svg
     assert "信用卡分期营销" in svg and "310,000" in svg  # the store's label at the bar end
-    assert f'width="{ch.EXPORT_WIDTH}"' in svg.split(">", 1)[0]  # container -> fixed width
+    assert f'width="{export.EXPORT_WIDTH}"' in svg.split(">", 1)[0]  # container -> fixed width
     assert png_path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    csv_path = ch.export_table_file(spec_path)
+    csv_path = export.export_table_file(spec_path)
     assert csv_path == tmp_path / "figures" / "outbound-services.csv"
     rows = list(csv.DictReader(io.StringIO(csv_path.read_bytes().decode("utf-8-sig"))))
     assert [row["service"] for row in rows] == ["信用卡分期营销", "回访", "风险通知"]
@@ -679,7 +680,7 @@ def test_png_draws_chinese_glyphs_not_boxes(tmp_path):
 
     assert render("客服", "a") != render("微刊", "b"), (
         "CJK text renders as boxes: install a CJK font (apt-get install fonts-noto-cjk) "
-        f"or point {ch.FONT_DIR_ENV} at a folder with Noto Sans CJK SC"
+        f"or point {export.FONT_DIR_ENV} at a folder with Noto Sans CJK SC"
     )
 
 
@@ -687,4 +688,4 @@ def test_svg_gradient_ids_do_not_depend_on_what_the_exporter_drew_before():
     # vl-convert counts gradients per process: a heatmap drawn second gets gradient_1.
     drawn = '<p fill="url(#gradient_7)"/><b id="gradient_7"/><q fill="url(#gradient_3)"/><i id="gradient_3"/>'
     want = '<p fill="url(#gradient_0)"/><b id="gradient_0"/><q fill="url(#gradient_1)"/><i id="gradient_1"/>'
-    assert ch._stable_ids(drawn) == want
+    assert export._stable_ids(drawn) == want

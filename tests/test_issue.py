@@ -10,6 +10,8 @@ import base64
 import csv
 import io
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from helpers.publish import issue as issue_mod
 from helpers.publish.issue import IssueError, assemble_issue, write_index
-from helpers.report import charts
+from helpers.report import charts, export
 from helpers.report.render import (
     VEGALITE_MIMETYPE,
     chart_bundle,
@@ -323,7 +325,7 @@ def test_csv_link_follows_renamed_ids_and_charts_shown_without_our_renderer(tmp_
     assert len(ids) == 3 and ids[1] == f"{ids[0]}-2"
     links = _csv_links(html)
     assert [link["download"] for link in links] == [f"{i}.csv" for i in ids]
-    expected = charts.table_csv(*charts.spec_table(spec))
+    expected = export.table_csv(*export.spec_table(spec))
     for link in links:
         assert base64.b64decode(link["href"].split(",", 1)[1]) == expected
 
@@ -455,6 +457,26 @@ def test_index_lists_issues_newest_first_with_relative_links(tmp_path: Path) -> 
 
 
 # ---------------------------------------------------------------- renderer
+
+
+def test_the_vegalite_version_written_in_render_is_the_one_altair_targets() -> None:
+    from helpers.report import render
+
+    major, minor = alt.SCHEMA_VERSION.lstrip("v").split(".")[:2]
+    assert render.ALTAIR_VEGALITE == f"v{major}.{minor}"
+    assert render.VEGALITE_MIMETYPE == f"application/vnd.vegalite.v{major}+json"
+
+
+def test_the_assembler_and_the_chart_exporter_never_import_altair_or_pandas() -> None:
+    # Each publisher process that only draws or assembles would pay ~0.5-1 s per library.
+    code = (
+        "import sys\n"
+        "import helpers.publish.pipeline, helpers.publish.issue, helpers.report.export\n"
+        "import helpers.figures.store, helpers.data.extracts\n"
+        "print(sorted(m for m in ('altair', 'pandas') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
 def test_renderer_bundle_is_html_plus_standard_vegalite_mimetype() -> None:

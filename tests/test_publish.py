@@ -269,7 +269,7 @@ def test_figures_folder_has_svg_and_png_per_chart(published_out, published_sampl
 
 
 def test_every_chart_has_its_data_as_csv_file_and_link(published_out, published_sample):
-    from helpers.report import charts as ch
+    from helpers.report import export
 
     folder = published_out / Q / "figures"
     html = published_sample.read_text(encoding="utf-8")
@@ -277,9 +277,9 @@ def test_every_chart_has_its_data_as_csv_file_and_link(published_out, published_
     assert specs and html.count('class="kf-csv"') == len(specs)
     for spec_path in specs:
         csv_path = Path(str(spec_path)[: -len(".vl.json")] + ".csv")
-        columns, rows = ch.spec_table(json.loads(spec_path.read_text(encoding="utf-8")))
+        columns, rows = export.spec_table(json.loads(spec_path.read_text(encoding="utf-8")))
         data = csv_path.read_bytes()
-        assert data == ch.table_csv(columns, rows) and data.startswith(b"\xef\xbb\xbf")
+        assert data == export.table_csv(columns, rows) and data.startswith(b"\xef\xbb\xbf")
         assert not [c for c in columns if c.endswith("_id") or c == "staff_id"]
 
 

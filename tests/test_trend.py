@@ -29,6 +29,7 @@ from helpers.figures import tables as t
 from helpers.figures.headline import HEADLINE
 from helpers.params import ParamsError, load_params
 from helpers.report import charts as ch
+from helpers.report import export
 
 Q = "2022Q1"
 SAMPLE = ["2020Q2", "2020Q3", "2020Q4", "2021Q1", "2021Q2", "2021Q3", "2021Q4", "2022Q1"]
@@ -118,7 +119,7 @@ def test_trend_chart_keeps_the_chart_rules_and_breaks_at_a_gap():
         rows = [dict(sorted(r.items())) for r in series(trend, key)]  # as store.json gives them
         spec = ch.trend_chart(rows).to_dict(validate=True)
         assert spec_problems(spec) == []
-        columns, data = ch.spec_table(spec)
+        columns, data = export.spec_table(spec)
         assert columns == list(ch.STORE_FIELDS["trend"]) and len(data) == len(WINDOW)
         assert spec["width"] == "container"
         assert spec["mark"]["invalid"] == "break-paths-show-domains"

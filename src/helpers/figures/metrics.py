@@ -551,16 +551,24 @@ def compute_metrics(
     `prior_metrics` (the prior quarter's own nested figures, as the store keeps them) may
     stand in for `prior`, so the prior year is computed once.
     """
-    q = Quarter.parse(quarter)
     if prior_metrics is not None:
         prior_figures: dict[str, Any] | None = flatten(prior_metrics)
     else:
         prior_figures = None if prior is None else flatten(section_figures(prior, service_level_seconds))
+    return compare(quarter, flatten(section_figures(tables, service_level_seconds)), prior_figures)
+
+
+def compare(
+    quarter: str, figures: Mapping[str, Any], prior_figures: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """A quarter's flat figures + the prior year's flat figures (or None) -> the nested
+    metrics dict, each comparison next to the figure it compares (see compute_metrics)."""
+    q = Quarter.parse(quarter)
     flat: dict[str, Any] = {
         "quarter": str(q),
         "prior_quarter": None if prior_figures is None else str(q.prior_year()),
     }
-    for key, value in flatten(section_figures(tables, service_level_seconds)).items():
+    for key, value in figures.items():
         flat[key] = value
         # next to the figure it compares: requests, requests_yoy, answered, ...
         flat.update(comparisons(key, value, prior_figures))

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,7 @@ def section_tables(
 def compute_store(
     quarter: str,
     sources: Mapping[str, Source],
-    prior: Store | None,
+    prior: Store | Callable[[], Store | None] | None,
     service_level_seconds: float = 20,
     *,
     completeness_min_share: float = completeness.DEFAULT_MIN_SHARE,
@@ -158,11 +159,14 @@ def compute_store(
 ) -> Store:
     """Sources of one quarter (+ the prior year's store, or None) -> the store document.
 
+    `prior` may be a function giving the prior year's store: it is called once the
+    quarter's own figures are computed, so that store can be computed meanwhile.
     `files` names the extracts' files in the completeness warnings (default `NAME.csv`)."""
+    own = metrics.flatten(metrics.section_figures(sources, service_level_seconds))
+    if callable(prior):
+        prior = prior()
     prior_figures = None if prior is None else prior["metrics"]
-    figures = metrics.compute_metrics(
-        quarter, sources, None, service_level_seconds=service_level_seconds, prior_metrics=prior_figures
-    )
+    figures = metrics.compare(quarter, own, None if prior_figures is None else metrics.flatten(prior_figures))
     return {
         "quarter": str(Quarter.parse(quarter)),
         "prior_quarter": None if prior is None else prior["quarter"],
@@ -206,8 +210,10 @@ def quiet_progress(con: Any) -> None:
 
 
 def to_text(store: Store) -> str:
-    """The store -> its JSON text: keys sorted, UTF-8, NaN refused: same store, same bytes."""
-    return json.dumps(store, ensure_ascii=False, sort_keys=True, allow_nan=False, indent=1) + "\n"
+    """The store -> its JSON text: keys sorted, UTF-8, NaN refused: same store, same bytes.
+    Not indented: only json's C encoder is fast, and it writes no indentation (indenting
+    made writing a store ~10x slower)."""
+    return json.dumps(store, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n"
 
 
 def _store_path(quarter: str, key: str) -> Path:
@@ -246,42 +252,81 @@ def quarter_store(
 def base_store(
     q: str, data_root: Path | None, params: IssueParams, reports: dict[str, extracts.Report]
 ) -> tuple[Store, Path]:
-    """The quarter's own figures and tables (no trend), cached by content."""
+    """The quarter's own figures and tables (no trend), cached by content.
+
+    The prior year's store (when `reports` hold that quarter) is computed on a second
+    thread meanwhile, on the same DuckDB database (one memory limit for both): the
+    quarter's own figures do not need it, only their comparisons do."""
     prior_q = next((rq for rq in reports if rq != q), None)
-    prior_store, prior_path = (None, None)
+    prior_params = load_params(prior_q) if prior_q is not None else None
+    prior_path = None
     if prior_q is not None:
-        prior_reports = {prior_q: reports[prior_q]}
-        prior_store, prior_path = quarter_store(prior_q, data_root, reports=prior_reports, trend=False)
+        prior_path = _base_path(prior_q, prior_params, reports[prior_q], None)
+    path = _base_path(q, params, reports[q], prior_path)
+    if path.exists():
+        return _read_store(path)
+    con = _connect()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            prior_job = None
+            if prior_q is not None:
+                prior_job = pool.submit(
+                    _cached_store, prior_q, prior_params, reports[prior_q], prior_path, con.cursor()
+                )
+            store = _compute(q, params, reports[q], con, lambda: prior_job.result()[0] if prior_job else None)
+    finally:
+        con.close()
+    return _write_store(path, store)
+
+
+def _base_path(q: str, params: IssueParams, report: extracts.Report, prior_path: Path | None) -> Path:
+    """Where the quarter's base store is cached: keyed by its extracts' hashes, the prior
+    year's store, the issue settings and the code."""
     key_src = json.dumps(
         {
-            "files": {n: f.sha256 for n, f in reports[q].files.items()},
+            "files": {n: f.sha256 for n, f in report.files.items()},
             "prior": None if prior_path is None else prior_path.stem,
             "params": params.as_dict(),
             "code": code_hash(),
         },
         sort_keys=True,
     )
-    path = _store_path(q, hashlib.sha256(key_src.encode()).hexdigest()[:24])
-    if path.exists():
-        return json.loads(path.read_text(encoding="utf-8")), path
-    con = _connect()
+    return _store_path(q, hashlib.sha256(key_src.encode()).hexdigest()[:24])
+
+
+def _cached_store(
+    q: str, params: IssueParams, report: extracts.Report, path: Path, con: Any
+) -> tuple[Store, Path]:
+    """A base store without a prior year: read from `path`, or computed on `con` and written."""
     try:
-        sources = {
-            name: con.read_parquet(str(extracts.parquet_path(q, name, info.sha256)))
-            for name, info in reports[q].files.items()
-            if name in schema.FILES
-        }
-        store = compute_store(
-            q,
-            sources,
-            prior_store,
-            params.service_level_seconds,
-            completeness_min_share=params.completeness_min_share,
-            files=completeness.file_names(reports[q]),
-        )
+        if path.exists():
+            return _read_store(path)
+        return _write_store(path, _compute(q, params, report, con, None))
     finally:
         con.close()
-    return _write_store(path, store)
+
+
+def _compute(
+    q: str, params: IssueParams, report: extracts.Report, con: Any, prior: Callable[[], Store | None] | None
+) -> Store:
+    """The quarter's store, computed on the DuckDB connection `con` from its validated Parquet."""
+    sources = {
+        name: con.read_parquet(str(extracts.parquet_path(q, name, info.sha256)))
+        for name, info in report.files.items()
+        if name in schema.FILES
+    }
+    return compute_store(
+        q,
+        sources,
+        prior,
+        params.service_level_seconds,
+        completeness_min_share=params.completeness_min_share,
+        files=completeness.file_names(report),
+    )
+
+
+def _read_store(path: Path) -> tuple[Store, Path]:
+    return json.loads(path.read_text(encoding="utf-8")), path
 
 
 def _write_store(path: Path, store: Store) -> tuple[Store, Path]:
@@ -290,7 +335,7 @@ def _write_store(path: Path, store: Store) -> tuple[Store, Path]:
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(to_text(store), encoding="utf-8")
     tmp.replace(path)
-    return json.loads(path.read_text(encoding="utf-8")), path
+    return _read_store(path)
 
 
 # ---------------------------------------------------------------- the trend (近期趋势)
@@ -385,7 +430,7 @@ def _trend_store(
     )
     path = _store_path(q, "trend-" + hashlib.sha256(key_src.encode()).hexdigest()[:24])
     if path.exists():
-        return json.loads(path.read_text(encoding="utf-8")), path
+        return _read_store(path)
     stores = {qi: got[0]["metrics"] if got else None for qi, got in found.items()}
     store = {**base, "tables": {**base["tables"], "trend": t.trend(quarters, stores, notes)}}
     return _write_store(path, store)

@@ -32,7 +32,7 @@ from nbformat.v4 import new_markdown_cell, new_notebook, new_output
 from helpers import paths
 from helpers.data import completeness
 from helpers.quarter import Quarter
-from helpers.report.charts import spec_table, table_csv
+from helpers.report.export import spec_table, table_csv
 from helpers.report.render import (
     CHART_RE,
     chart_html,

@@ -244,7 +244,10 @@ def publish(
         # one vl-convert start per worker instead of one per kernel, and out of this
         # process because vl-convert holds the GIL while it draws.
         spawn = multiprocessing.get_context("spawn")
-        exporter = later.enter_context(ProcessPoolExecutor(2, mp_context=spawn))
+        # With --jobs 1 (a backfill runs two such publishes side by side) one exporter: each
+        # costs a V8 start (~1 s of CPU) and the other core is the other publish's.
+        exporters = max(1, min(2, jobs or os.cpu_count() or 1))
+        exporter = later.enter_context(ProcessPoolExecutor(exporters, mp_context=spawn))
         warm = _warm_up(cold=not keys_file.exists(), exporter=exporter)
 
         with progress.stage("validate"):
@@ -326,15 +329,32 @@ def publish(
                 keys[sec_id] = key
                 if any((fig_build / sec_id).glob(f"*{paths.SPEC_SUFFIX}")):
                     exports.append(exporter.submit(_export_charts, fig_build / sec_id))
-        if exports:
-            # Both cores are the exporters' once the last kernel is gone.
-            with progress.stage("export charts", f"{len(exports)} sections"):
-                for exp in exports:
-                    exp.result()
-        keys_file.write_text(json.dumps(keys, indent=1, sort_keys=True))
+
+        exports_done = False
+
+        def finish_exports() -> None:
+            """Wait for the chart exports, then record the sections' keys: a section whose
+            charts were not exported runs again next time. Runs once."""
+            nonlocal exports_done
+            if exports_done:
+                return
+            exports_done = True
+            if exports:
+                with progress.stage("export charts", f"{len(exports)} sections"):
+                    for exp in exports:
+                        exp.result()
+            keys_file.write_text(json.dumps(keys, indent=1, sort_keys=True))
+            # The exporters are done: they exit (V8 teardown) on the other core meanwhile.
+            exporter.shutdown(wait=False)
+
+        # Also when anything below fails (a refused revision): the sections' work is kept.
+        later.callback(finish_exports)
         if failures:
+            finish_exports()
             raise SectionFailed("\n".join(failures))
 
+        # The page is assembled while the exporters finish: it draws each chart from its
+        # spec and tabulates its data from the spec too, never from the exported files.
         with progress.stage("assemble"):
             warm.wait()
             from helpers.publish import issue  # nbconvert: imported by _warm_up meanwhile
@@ -372,6 +392,8 @@ def publish(
             issue.assemble_issue(executed, staging / "issue.html", meta=meta, amend=revision.amend)
             completeness_text = _completeness_json(q, params, warnings)
             (staging / COMPLETENESS_FILE).write_text(completeness_text, encoding="utf-8")
+        finish_exports()
+        with progress.stage("put in place"):
             shutil.copytree(fig_build, staging / "figures")
             # This issue's executed notebooks only: .build/notebooks keeps copies under
             # earlier numbers too when a section was added or moved.
@@ -425,7 +447,8 @@ def _warm_up(*, cold: bool, exporter: ProcessPoolExecutor) -> _WarmUp:
     figures: the kernel zygote (a process importing ipykernel, Altair and the helpers on
     the other core; even one section then forks its kernel instead of waiting ~1.5 s for
     a fresh one), the runner's and the assembler's imports (papermill, nbconvert: in a
-    thread) and, on a cold run, the cached vega bundle (built by an exporter: ~3 s). A
+    thread) and, on a cold run in an environment without one, the vega bundle (built by
+    an exporter: ~3 s; `make env` builds it into the environment). A
     publish that runs no section stops the zygote unused."""
     from helpers.publish import kernels
 
@@ -434,15 +457,17 @@ def _warm_up(*, cold: bool, exporter: ProcessPoolExecutor) -> _WarmUp:
     kernels.start()
     warm = _WarmUp(threads=[importer])
     if cold:
-        warm.bundle = exporter.submit(_build_vega_bundle)
+        from helpers.report import render
+
+        if not render.vega_bundle_ready():  # an environment made before `make env` built it
+            warm.bundle = exporter.submit(_build_vega_bundle)
     return warm
 
 
-# What the importer thread loads, in this order. The libraries that validation and the
-# figures may import on the main thread meanwhile come first: one thread importing
-# pandas while another imports a library that peeks at a half-initialised pandas (as
-# Altair's dataframe layer does) fails, so pandas is whole before Altair is imported.
-_RUNNER_IMPORTS = ("numpy", "pyarrow", "pandas", "duckdb", "papermill", "helpers.publish.issue")
+# What the importer thread loads while validation runs on the main thread: the runner's
+# and the assembler's libraries. Never Altair or pandas: no publisher process presents a
+# chart (tests/test_issue.py checks that the assembler and the exporter import neither).
+_RUNNER_IMPORTS = ("numpy", "pyarrow", "duckdb", "papermill", "helpers.publish.issue")
 
 
 def _import_runners() -> None:
@@ -459,11 +484,11 @@ def _build_vega_bundle() -> None:
 def _export_charts(folder: Path) -> None:
     """Every saved chart spec in a section's figure folder -> SVG, PNG and its data as CSV
     (UTF-8 with BOM) beside it."""
-    from helpers.report import charts
+    from helpers.report import export
 
-    for spec in sorted(folder.glob(f"*{charts.SPEC_SUFFIX}")):
-        charts.export_spec_file(spec)
-        charts.export_table_file(spec)
+    for spec in sorted(folder.glob(f"*{export.SPEC_SUFFIX}")):
+        export.export_spec_file(spec)
+        export.export_table_file(spec)
 
 
 def _heading_notebook(path: Path, title: str) -> Path:

@@ -1,5 +1,5 @@
-"""The issue's Altair charts: one house theme, one builder per chart, the exports and
-the charts' data as CSV.
+"""The issue's Altair charts: one house theme, one builder per chart, and saving a
+chart's spec for the publisher to draw.
 
 Builders take **store rows**: a list of plain dicts exactly as docs/store.md
 describes one table of the figure store, e.g.
@@ -18,8 +18,9 @@ docs/charts.md):
 - quantitative axes start at zero; rate axes run over [0, 1];
 - `width="container"`: charts fill the page and a 375 px phone.
 
-This module imports neither pandas nor vl-convert (section kernels stay light);
-vl-convert is imported by the export functions only. Importing it registers and
+This module imports neither pandas nor vl-convert (section kernels stay light); the
+files drawn from a chart (SVG, PNG, its data as CSV) are made by helpers.report.export,
+which in turn never imports Altair. Importing it registers and
 enables the `kefu` theme.
 
 Determinism: no selections or parameters (Altair would invent `param_N` names),
@@ -29,13 +30,8 @@ the same rows give byte-identical `to_json()` in any process and call order.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import logging
 import math
-import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -43,8 +39,8 @@ from typing import Any
 
 import altair as alt
 
-from helpers import paths
 from helpers.data.schema import LINES, RATINGS
+from helpers.report.export import EXPORT_WIDTH, SPEC_SUFFIX, export_spec
 
 THEME = "kefu"
 FONT = (
@@ -74,15 +70,6 @@ PERIOD_COLORS = {"上年同期": GREY, "本期": NAVY}
 PERIODS = ("上年同期", "本期")
 ANSWER_RATE = "接通率"
 HEIGHT = 200
-# Static exports (SVG/PNG) have no container: they use this width, a phone's
-# 375 px screen less the page margins.
-EXPORT_WIDTH = 340
-# Where the project may ship extra fonts for the exports (e.g. Noto Sans CJK SC).
-FONT_DIR_ENV = "KFWK_FONT_DIR"
-SPEC_SUFFIX = paths.SPEC_SUFFIX
-CSV_SUFFIX = ".csv"
-
-log = logging.getLogger(__name__)
 
 
 @alt.theme.register(THEME, enable=True)
@@ -933,128 +920,7 @@ def yoy_chart(yoy_rows: Sequence[Mapping[str, Any]], title: str, unit_title: str
     return _responsive(rows, alt.layer(*layers, title=title), height=height)
 
 
-# ---------------------------------------------------------------- the chart's data as CSV
-
-
-def _tables(node: Any, found: list[list[Any]]) -> None:
-    """Every inline `data: {values: [...]}` under node (datasets excluded)."""
-    if isinstance(node, dict):
-        data = node.get("data")
-        if isinstance(data, dict) and "values" in data:
-            found.append(data["values"])
-        for key, value in node.items():
-            if key != "datasets":
-                _tables(value, found)
-    elif isinstance(node, list):
-        for item in node:
-            _tables(item, found)
-
-
-def spec_table(spec: Mapping[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
-    """A Vega-Lite spec -> (columns, rows) of its one inline dataset, in row order.
-
-    The rows come from `spec["datasets"]` or an inline `data.values`; the columns
-    follow `usermeta.columns` when a builder recorded them, else their order of
-    first appearance. Tables without any column (Altair's `empty` datum of
-    data-less rule/text layers) are not data. Raises ValueError when the spec
-    holds several different tables or none at all.
-    """
-    found: list[list[Any]] = [list(values) for _, values in sorted((spec.get("datasets") or {}).items())]
-    _tables(spec, found)
-    if not found:
-        raise ValueError("the chart has no inline data")
-    tables: list[list[dict[str, Any]]] = []
-    for values in found:
-        if not isinstance(values, list):
-            raise ValueError("inline data must be a list of rows")
-        rows = [dict(v) if isinstance(v, Mapping) else {"data": v} for v in values]
-        if any(rows) and rows not in tables:
-            tables.append(rows)
-    if len(tables) > 1:
-        raise ValueError(f"the chart holds {len(tables)} different datasets; one table was expected")
-    rows = tables[0] if tables else []
-    # The builders' column order (see `_responsive`), else the order of first appearance.
-    usermeta = spec.get("usermeta")
-    hint = usermeta.get("columns") if isinstance(usermeta, Mapping) else None
-    columns: dict[str, None] = dict.fromkeys(hint) if isinstance(hint, list) else {}
-    present: dict[str, None] = {}
-    for row in rows:
-        present.update(dict.fromkeys(row))
-    columns = {c: None for c in columns if c in present}
-    columns.update(present)
-    return list(columns), rows
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
-
-
-def table_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> bytes:
-    """Columns + rows -> CSV bytes: UTF-8 with a BOM (so Excel reads Chinese), `\\r\\n`
-    line ends, None and missing values as empty cells."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(list(columns))
-    for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in columns])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def export_table_file(spec_path: Path) -> Path | None:
-    """`<name>.vl.json` -> `<name>.csv` beside it: the chart's data (see `spec_table`).
-
-    A chart without one inline table (not one of ours) gets no CSV: a warning, None.
-    """
-    spec_path = Path(spec_path)
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    try:
-        table = table_csv(*spec_table(spec))
-    except ValueError as err:
-        log.warning("%s: no CSV of the chart's data: %s", spec_path.name, err)
-        return None
-    path = spec_path.with_name(spec_path.name[: -len(SPEC_SUFFIX)] + CSV_SUFFIX)
-    path.write_bytes(table)
-    return path
-
-
-# ---------------------------------------------------------------- export
-
-
-def _fixed_width(spec: Any, width: int) -> Any:
-    """A copy of the spec with every `"width": "container"` set to `width` px."""
-    if isinstance(spec, dict):
-        return {
-            key: (width if key == "width" and value == "container" else _fixed_width(value, width))
-            for key, value in spec.items()
-        }
-    if isinstance(spec, list):
-        return [_fixed_width(item, width) for item in spec]
-    return spec
-
-
-_fonts_registered = False
-
-
-def _register_fonts(vlc: Any) -> None:
-    """Let vl-convert use fonts shipped beside the system ones.
-
-    vl-convert already reads the system font directories (fonts-noto-cjk on
-    Debian/Ubuntu). `KFWK_FONT_DIR` adds a directory for machines where CJK
-    fonts cannot be installed system-wide.
-    """
-    global _fonts_registered
-    if _fonts_registered:
-        return
-    extra = os.environ.get(FONT_DIR_ENV)
-    if extra and Path(extra).is_dir():
-        vlc.register_font_directory(str(Path(extra).resolve()))
-    _fonts_registered = True
+# ---------------------------------------------------------------- saving
 
 
 def save_chart(
@@ -1082,39 +948,3 @@ def save_spec(chart: alt.TopLevelMixin | dict, path_without_suffix: str | Path) 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(spec, sort_keys=True, ensure_ascii=False), encoding="utf-8")
     return path
-
-
-_GRADIENT_ID = re.compile(r"gradient_\d+")
-
-
-def _stable_ids(svg: str) -> str:
-    """vl-convert numbers gradients per process (gradient_0, gradient_1, ... across every
-    chart it drew), so the same chart drawn by another exporter would get other ids and
-    other bytes: renumber them within the SVG, in order of appearance."""
-    ids: dict[str, str] = {}
-    return _GRADIENT_ID.sub(lambda m: ids.setdefault(m.group(0), f"gradient_{len(ids)}"), svg)
-
-
-def export_spec(
-    spec: dict, path_without_suffix: str | Path, width: int = EXPORT_WIDTH, scale: float = 2.0
-) -> tuple[Path, Path]:
-    """A Vega-Lite spec -> `<path>.svg` and `<path>.png` (see `save_chart`)."""
-    import vl_convert as vlc  # only where images are drawn: section kernels never pay for it
-
-    _register_fonts(vlc)
-    base = Path(path_without_suffix)
-    base.parent.mkdir(parents=True, exist_ok=True)
-    fixed = _fixed_width(spec, width)
-    svg_path, png_path = Path(f"{base}.svg"), Path(f"{base}.png")
-    svg = _stable_ids(vlc.vegalite_to_svg(fixed))
-    svg_path.write_text(svg, encoding="utf-8")
-    # Rasterise the SVG just drawn rather than laying the chart out a second time.
-    png_path.write_bytes(vlc.svg_to_png(svg, scale=scale))
-    return svg_path, png_path
-
-
-def export_spec_file(spec_path: Path) -> tuple[Path, Path]:
-    """`<name>.vl.json` -> `<name>.svg` and `<name>.png` beside it."""
-    spec_path = Path(spec_path)
-    base = spec_path.with_name(spec_path.name[: -len(SPEC_SUFFIX)])
-    return export_spec(json.loads(spec_path.read_text(encoding="utf-8")), base)

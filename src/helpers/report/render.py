@@ -16,11 +16,10 @@ import hashlib
 import json
 import os
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import altair as alt
 
 from helpers import paths
 from helpers.report.markup import (  # noqa: F401 - re-exported: the issue assembler's safe-text API
@@ -34,11 +33,14 @@ from helpers.report.markup import (  # noqa: F401 - re-exported: the issue assem
 RENDERER_NAME = "kefu"
 # Altair 6.3 labels its own bundle `application/vnd.vegalite.v6.json`, which
 # nbformat rejects (JSON payloads must use a `+json` key), so we emit the
-# standard `+json` spelling, derived from the Vega-Lite version Altair targets.
-VEGALITE_MAJOR = alt.SCHEMA_VERSION.lstrip("v").split(".")[0]
+# standard `+json` spelling, for the Vega-Lite version Altair targets.
+# The issue assembler imports this module and never needs Altair (~0.5 s to import), so
+# that version is written here; tests/test_issue.py checks it against alt.SCHEMA_VERSION.
+ALTAIR_VEGALITE = "v6.4"  # alt.SCHEMA_VERSION up to the minor version
+VEGALITE_MAJOR = ALTAIR_VEGALITE.lstrip("v").split(".")[0]
 VEGALITE_MIMETYPE = f"application/vnd.vegalite.v{VEGALITE_MAJOR}+json"
 # vl-convert ships several Vega-Lite versions; bundle the one Altair writes specs for.
-BUNDLE_VL_VERSION = "v" + ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+BUNDLE_VL_VERSION = ALTAIR_VEGALITE
 
 EMBED_OPTIONS = {"actions": False, "renderer": "svg", "mode": "vega-lite"}
 
@@ -160,37 +162,45 @@ def enable_offline_renderer(*, mimetype: bool = True) -> None:
     Call once at the top of each section notebook. Every chart displayed
     afterwards becomes `chart_bundle(spec)`; `mimetype=False` keeps `text/html` only.
     """
+    import altair as alt  # here, not at the top: the issue assembler never needs it
+
     alt.renderers.register(RENDERER_NAME, _kefu_renderer)
     alt.renderers.enable(RENDERER_NAME, mimetype=mimetype)
 
 
-def vega_bundle_path() -> Path:
-    """Where the cached bundle lives: `<CACHE>/vega-bundle-<vl-convert version>.js`."""
+def _bundle_name() -> str:
     import vl_convert as vlc  # lazily: section kernels render charts without it
 
-    return paths.CACHE / f"vega-bundle-{vlc.__version__}.js"
+    return f"vega-bundle-{vlc.__version__}-vl{BUNDLE_VL_VERSION.lstrip('v')}.js"
+
+
+def installed_bundle_path() -> Path:
+    """Where `make env` leaves the bundle: `<env>/share/kefu-weikan/<name>`. It depends on
+    the installed vl-convert and nothing else, so it is made with the environment, like
+    compiled bytecode, and no publish (cold or not) spends ~3 s of CPU building it."""
+    return Path(sys.prefix) / "share" / "kefu-weikan" / _bundle_name()
+
+
+def vega_bundle_path() -> Path:
+    """Where a publish caches the bundle when the environment has none: `<CACHE>/<name>`."""
+    return paths.CACHE / _bundle_name()
 
 
 def _looks_complete(text: str) -> bool:
     return "window.vegaEmbed=" in text and "</script" not in text.lower()
 
 
-@lru_cache(maxsize=1)
-def vega_bundle() -> str:
-    """() -> the vega + vega-lite + vega-embed JavaScript as one classic script.
-
-    vl-convert's default bundle ends with `window.vegaEmbed=...`, so the
-    libraries become globals that later inline scripts can call. Building it
-    takes seconds, so it is cached to `vega_bundle_path()` (written atomically)
-    and reused; a cache file that does not look like a complete bundle is rebuilt.
-    """
-    import vl_convert as vlc  # only here (and in the chart exports): a section kernel never needs it
-
-    path = vega_bundle_path()
+def _read_bundle(path: Path) -> str | None:
     if path.exists():
         text = path.read_text(encoding="utf-8")
         if _looks_complete(text):
             return text
+    return None
+
+
+def _write_bundle(path: Path) -> str:
+    import vl_convert as vlc  # only here (and in the chart exports): a section kernel never needs it
+
     text = vlc.javascript_bundle(vl_version=BUNDLE_VL_VERSION)
     if not _looks_complete(text):
         raise RuntimeError("vl_convert.javascript_bundle() did not define window.vegaEmbed")
@@ -199,6 +209,35 @@ def vega_bundle() -> str:
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return text
+
+
+def install_vega_bundle() -> Path:
+    """Build the bundle into the environment (`installed_bundle_path()`); run by `make env`."""
+    path = installed_bundle_path()
+    if _read_bundle(path) is None:
+        _write_bundle(path)
+    return path
+
+
+def vega_bundle_ready() -> bool:
+    """Whether `vega_bundle()` can read the bundle instead of building it."""
+    return any(_read_bundle(p) is not None for p in (installed_bundle_path(), vega_bundle_path()))
+
+
+@lru_cache(maxsize=1)
+def vega_bundle() -> str:
+    """() -> the vega + vega-lite + vega-embed JavaScript as one classic script.
+
+    vl-convert's default bundle ends with `window.vegaEmbed=...`, so the
+    libraries become globals that later inline scripts can call. Read from the
+    environment (`install_vega_bundle`, run by `make env`), else from the cache;
+    else built (seconds) and cached to `vega_bundle_path()` (written atomically).
+    A file that does not look like a complete bundle is not used.
+    """
+    for path in (installed_bundle_path(), vega_bundle_path()):
+        if (text := _read_bundle(path)) is not None:
+            return text
+    return _write_bundle(vega_bundle_path())
 
 
 # ---------------------------------------------------------------- JupyterLab
@@ -288,6 +327,8 @@ def _lab_renderer(spec: dict, **_options: Any) -> tuple[dict, dict]:
 def enable_lab_renderer() -> None:
     """Register the `kefu-lab` Altair renderer and make it the active one: every chart
     displayed afterwards draws offline in JupyterLab, as `SectionContext.show` draws it."""
+    import altair as alt
+
     alt.renderers.register(LAB_RENDERER_NAME, _lab_renderer)
     alt.renderers.enable(LAB_RENDERER_NAME)
 
