@@ -263,6 +263,42 @@ def test_vega_bundle_is_inlined_exactly_once(page: str) -> None:
     assert "window.vegaEmbed=" in head  # defined before any chart script runs
 
 
+def test_the_vega_bundle_comes_from_the_environment_else_from_the_cache(tmp_path, monkeypatch) -> None:
+    import vl_convert
+
+    from helpers.report import render
+
+    built: list[str] = []
+
+    def fake_bundle(vl_version: str) -> str:
+        built.append(vl_version)
+        return f"/* {len(built)} */window.vegaEmbed=function(){{}};"
+
+    monkeypatch.setattr(vl_convert, "javascript_bundle", fake_bundle)
+    monkeypatch.setattr(render.sys, "prefix", str(tmp_path / "env"))
+    monkeypatch.setattr(render.paths, "CACHE", tmp_path / "cache")
+    render.vega_bundle.cache_clear()
+    try:
+        assert not render.vega_bundle_ready()
+        # No bundle anywhere: built once, into the cache.
+        assert render.vega_bundle() == "/* 1 */window.vegaEmbed=function(){};"
+        assert render.vega_bundle_path().is_file() and render.vega_bundle_ready()
+        # `make env` builds it into the environment, which a publish reads first.
+        installed = render.install_vega_bundle()
+        assert installed == tmp_path / "env" / "share" / "kefu-weikan" / installed.name
+        assert installed.name.startswith(f"vega-bundle-{vl_convert.__version__}-vl")
+        render.vega_bundle.cache_clear()
+        assert render.vega_bundle() == "/* 2 */window.vegaEmbed=function(){};"
+        assert render.install_vega_bundle() == installed and len(built) == 2  # not rebuilt
+        # An incomplete file is never used: the cache's copy is.
+        installed.write_text("window.vega=1;", encoding="utf-8")
+        render.vega_bundle.cache_clear()
+        assert render.vega_bundle() == "/* 1 */window.vegaEmbed=function(){};"
+        assert built == [render.BUNDLE_VL_VERSION] * 2
+    finally:
+        render.vega_bundle.cache_clear()
+
+
 def test_each_chart_div_has_its_own_vega_embed_call(page: str) -> None:
     ids = re.findall(r'<div class="kf-chart" id="([^"]+)"></div>', page)
     assert len(ids) == 3  # one executed by the kernel, two rendered in-process
