@@ -307,6 +307,18 @@ def test_bad_scenarios_exit_2(capsys):
     assert "unknown scenario(s) z" in capsys.readouterr().err
 
 
+def test_backfill_is_also_judged_against_one_cold_publish_of_the_same_eight_quarters():
+    assert bench.parse_scenarios("i") == ["cold8"]
+    both = {"cold": {"median_s": 15.0}, "cold8": {"median_s": 45.0}}  # 80 s and 240 s
+    got = bench.verdict("backfill", {"median_s": 150.0}, both)
+    assert [c["ok"] for c in got["checks"]] == [False, True] and got["ok"] is False
+    assert "8×(i)/1.5 = 240.0 s" in got["rule"]
+    assert bench.verdict("backfill", {"median_s": 70.0}, both)["ok"] is True
+    # Without (i), only the rule against (a).
+    assert len(bench.verdict("backfill", {"median_s": 70.0}, {"cold": {"median_s": 15.0}})["checks"]) == 1
+    assert bench.verdict("cold8", {"median_s": 45.0}, both) is None  # no target of its own
+
+
 # ----------------------------------------------------------------- the peer
 
 
