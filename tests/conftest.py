@@ -7,9 +7,12 @@ never reads or writes the user's data/, outputs/ or .cache/.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,22 @@ import pytest
 from helpers.devtools import sample
 
 ROOT = Path(__file__).resolve().parents[1]
+# The twelve extracts of a quarter, as docs/contract/EXTRACTS.md lists them: written out, not
+# read from helpers.data.schema, so that a file dropped from the schema fails a test.
+EXTRACTS = (
+    "inbound_calls",
+    "online_chats",
+    "outbound_calls",
+    "smart_sessions",
+    "video_sessions",
+    "surveys",
+    "sms_batches",
+    "feedback",
+    "tickets",
+    "kb_changes",
+    "training",
+    "awards",
+)
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +91,65 @@ def make_env(cache: Path, extra_env: dict[str, str] | None = None) -> dict[str, 
         if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "Q", "DATA", "OUT") and not k.startswith("KFWK_")
     }
     return {**env, "KFWK_CACHE": str(cache), **(extra_env or {})}
+
+
+def make(
+    *args: str, cache: Path, extra_env: dict[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
+    """Run `make ARGS` from the repository root, as a user would, with its own cache."""
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        env=make_env(cache, extra_env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def make_would_publish(quarter: str, *, data: Path, out: Path, cache: Path) -> bool:
+    """Would `make quarter` run the publisher for QUARTER? (`make -n` prints what it would
+    run and runs nothing.)"""
+    dry = make("-n", "quarter", f"Q={quarter}", f"DATA={data}", f"OUT={out}", cache=cache, timeout=60)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    return "helpers.publish.cli publish" in dry.stdout
+
+
+def symlinked_quarters(sample_root: Path, data: Path, quarters: Iterable[str], *, editorial: str) -> Path:
+    """A data root DATA holding QUARTERS of the sample: each extract a symbolic link to the
+    sample's, and EDITORIAL's editorial folder a real copy, for the test to edit."""
+    for quarter in quarters:
+        (data / quarter).mkdir(parents=True)
+        for path in (sample_root / quarter).iterdir():
+            if path.is_file():
+                (data / quarter / path.name).symlink_to(path)
+    shutil.copytree(sample_root / editorial / "editorial", data / editorial / "editorial")
+    return data
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError as exc:  # another file system: a real copy does the same
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        shutil.copy2(src, dst)
+
+
+def linked_copy(src: Path, dst: Path, *, own: Iterable[str] = ()) -> Path:
+    """A copy of the tree SRC at DST, file times kept, whose files are hard links to SRC's.
+
+    The sample is ~730 MB: linking is instant where copying took seconds per test. A
+    linked file shares its bytes *and times* with SRC, so it may be read, renamed or
+    removed but never written to or touched (os.utime). The files named in `own`
+    (relative to SRC) are real copies instead, for the test to edit or touch; their
+    folders keep their times, so make sees no change until the test makes one.
+    """
+    shutil.copytree(src, dst, symlinks=True, copy_function=_link_or_copy)
+    for relative in own:
+        target = dst / relative
+        folder = target.parent.stat()
+        target.unlink()
+        shutil.copy2(src / relative, target)
+        os.utime(target.parent, ns=(folder.st_atime_ns, folder.st_mtime_ns))
+    return dst

@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import ROOT, make_env, run_cli
+from conftest import ROOT, linked_copy, make, run_cli
 
-from helpers.devtools import sample
 from helpers.figures.headline import HEADLINE
 from helpers.publish import backfill, inputs
 
@@ -27,17 +25,6 @@ RANGE = ("2021Q2", "2021Q3", "2021Q4", "2022Q1")
 MISSING, BROKEN = "2021Q3", "2021Q4"
 BAD_LINE = 3  # the second data row of kb_changes.csv
 BAD_DATE = "2021-11-31"
-
-
-def make(*args: str, cache: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["make", "--no-print-directory", *args],
-        cwd=ROOT,
-        env=make_env(cache),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 # ------------------------------------------------------------------ unit: the range, extracts
@@ -108,13 +95,21 @@ def test_up_to_date_as_make_decides(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def ranged(tmp_path_factory):
-    """(data, out, cache, first backfill's result, bytes of the broken quarter's issue before)."""
+def ranged(sample_root, session_cache, tmp_path_factory):
+    """(data, out, cache, first backfill's result, bytes of the broken quarter's issue before).
+
+    data and out belong to this module (its tests edit them, in file order). The data are
+    the session sample's quarters of the range but MISSING, linked, not generated again:
+    the generator writes a quarter's bytes alike whichever quarters it is asked for. The
+    cache is the session's: nothing here asks for a cold one.
+    """
     data = tmp_path_factory.mktemp("backfill-data")
     out = tmp_path_factory.mktemp("backfill-out")
-    cache = tmp_path_factory.mktemp("backfill-cache")
-    sample.write_sample(data, quarters=RANGE, progress=None)
-    shutil.rmtree(data / MISSING)
+    cache = session_cache
+    for q in RANGE:
+        if q != MISSING:  # a quarter without a folder: skipped by the backfill
+            # The broken file is edited in place below: a copy of its own, not a link.
+            linked_copy(sample_root / q, data / q, own=["kb_changes.csv"] if q == BROKEN else [])
     # The broken quarter was published from good data first: its issue must survive.
     first = run_cli("publish", BROKEN, data=data, out=out, cache=cache, timeout=900)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -129,9 +124,8 @@ def ranged(tmp_path_factory):
     row[column] = BAD_DATE
     lines[BAD_LINE - 1] = ",".join(row)
     kb.write_text("\n".join(lines), encoding="utf-8")
-    result = make(
-        "backfill", f"FROM={RANGE[0]}", f"TO={RANGE[-1]}", f"DATA={data}", f"OUT={out}", cache=cache
-    )
+    backfill_range = (f"FROM={RANGE[0]}", f"TO={RANGE[-1]}")
+    result = make("backfill", *backfill_range, f"DATA={data}", f"OUT={out}", cache=cache, timeout=900)
     return {
         "data": data,
         "out": out,

@@ -29,29 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import make_env
+from conftest import ROOT, make, make_env
 from test_extracts import VALID, appended, replaced, write_quarter
 
-ROOT = Path(__file__).resolve().parents[1]
 Q = "2022Q1"
 # Published files that must not change when a publish is refused.
 GUARDED = ("issue.html", "metrics.json", "kpi.html")
 # An mtime older than any input: make then always hands the run to the publisher.
 LONG_AGO = 946_684_800  # 2000-01-01
-
-
-def make(
-    *args: str, cache: Path, extra_env: dict[str, str] | None = None, timeout: int = 600
-) -> subprocess.CompletedProcess:
-    """Run `make ARGS` from the repository root, as a user would, with its own cache."""
-    return subprocess.run(
-        ["make", "--no-print-directory", *args],
-        cwd=ROOT,
-        env=make_env(cache, extra_env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def digests(folder: Path) -> dict[str, str]:

@@ -15,14 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
-from conftest import ROOT, make_env, run_cli
+from conftest import make, run_cli, symlinked_quarters
 
 from helpers import paths
 from helpers.data import completeness as c
@@ -305,13 +304,7 @@ DROPPED_DAY, LOW_DAY, DROPPED_MONTH = "2022-03-08", "2022-03-09", "2022-02"
 def _gap_quarter(sample_root: Path, base: Path) -> Path:
     """A data root of links to the sample, except online_chats.csv without 2022-03-08 and
     with a tenth of 2022-03-09, and awards.csv without February."""
-    data = base / "data"
-    for quarter in (Q, PRIOR):
-        (data / quarter).mkdir(parents=True)
-        for path in (sample_root / quarter).iterdir():
-            if path.is_file():
-                (data / quarter / path.name).symlink_to(path)
-    shutil.copytree(sample_root / Q / "editorial", data / Q / "editorial")
+    data = symlinked_quarters(sample_root, base / "data", (Q, PRIOR), editorial=Q)
     chats = data / Q / "online_chats.csv"
     chats.unlink()
     kept, low = [], 0
@@ -335,17 +328,6 @@ def _gap_quarter(sample_root: Path, base: Path) -> Path:
 @pytest.fixture(scope="module")
 def gap_data(sample_root, tmp_path_factory) -> Path:
     return _gap_quarter(sample_root, tmp_path_factory.mktemp("gaps"))
-
-
-def make(*args: str, cache: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["make", "--no-print-directory", *args],
-        cwd=ROOT,
-        env=make_env(cache),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def _warning_lines(output: str) -> list[str]:

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from itertools import islice
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-from conftest import ROOT, make_env, run_cli
+from conftest import make, make_would_publish, run_cli, symlinked_quarters
 
 from helpers import fmt, paths
 from helpers.publish import inputs
@@ -335,12 +334,7 @@ class Published:
 @pytest.fixture(scope="module")
 def no_prior(sample_root, session_cache, tmp_path_factory) -> Published:
     base = tmp_path_factory.mktemp("no-prior")
-    folder = base / "data" / Q
-    folder.mkdir(parents=True)
-    for path in (sample_root / Q).iterdir():
-        if path.is_file():
-            (folder / path.name).symlink_to(path)
-    shutil.copytree(sample_root / Q / "editorial", folder / "editorial")
+    folder = symlinked_quarters(sample_root, base / "data", (Q,), editorial=Q) / Q
     (folder / "editorial" / f"{EDITORIAL_LEFT_OUT}.md").unlink()
     closing = folder / "editorial" / "closing.md"
     closing.write_text(closing.read_text(encoding="utf-8") + PLANTED, encoding="utf-8")
@@ -409,16 +403,9 @@ def test_republish_runs_only_stale_sections_and_make_sees_up_to_date(no_prior, s
     assert _sections_run(edited.stdout) == ["key_work"]
     assert "本期补记：热线系统完成扩容。" in reader_text(no_prior.issue)
 
-    make = subprocess.run(
-        ["make", "--no-print-directory", "quarter", f"Q={Q}", f"DATA={no_prior.data}", f"OUT={no_prior.out}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=make_env(session_cache),
-    )
-    output = make.stdout + make.stderr
-    assert make.returncode == 0, output
+    quarter = make("quarter", f"Q={Q}", f"DATA={no_prior.data}", f"OUT={no_prior.out}", cache=session_cache)
+    output = quarter.stdout + quarter.stderr
+    assert quarter.returncode == 0, output
     assert "is up to date" in output
     assert "publishing" not in output
 
@@ -477,20 +464,6 @@ def test_failed_section_leaves_the_last_issue_unchanged(
 # --- what `make quarter` counts as a change ----------------------------------------------------
 
 
-def _would_publish(data: Path, out: Path, cache: Path) -> bool:
-    """Whether `make quarter` would run the publisher (`make -n` prints, runs nothing)."""
-    result = subprocess.run(
-        ["make", "-n", "--no-print-directory", "quarter", f"Q={Q}", f"DATA={data}", f"OUT={out}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=make_env(cache),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return "helpers.publish.cli publish" in result.stdout
-
-
 def _append_to_key_work(data: Path) -> None:
     path = data / Q / "editorial" / "key_work.md"
     path.write_text(path.read_text(encoding="utf-8") + "\n补记。\n", encoding="utf-8")
@@ -508,13 +481,8 @@ CHANGES = {
 def test_make_sees_a_changed_input_as_stale(sample_root, tmp_path, change):
     # A data root of links to the sample (both quarters) and an issue newer than
     # every input (make compares times only, so any file stands for the issue).
-    data, out = tmp_path / "data", tmp_path / "out"
-    for quarter in (Q, PRIOR):
-        (data / quarter).mkdir(parents=True)
-        for path in (sample_root / quarter).iterdir():
-            if path.is_file():
-                (data / quarter / path.name).symlink_to(path)
-    shutil.copytree(sample_root / Q / "editorial", data / Q / "editorial")
+    data = symlinked_quarters(sample_root, tmp_path / "data", (Q, PRIOR), editorial=Q)
+    out = tmp_path / "out"
     (out / Q).mkdir(parents=True)
     (out / Q / "issue.html").write_text("<!DOCTYPE html>\n<html></html>\n", encoding="utf-8")
     # The list of inputs the publisher leaves beside an issue (helpers.publish.inputs).
@@ -526,7 +494,9 @@ def test_make_sees_a_changed_input_as_stale(sample_root, tmp_path, change):
         os.utime(path, (then, then), follow_symlinks=False)
     now = time.time()
     os.utime(out / Q / "issue.html", (now, now))
-    assert not _would_publish(data, out, tmp_path / "cache"), "up to date before the change"
+    assert not make_would_publish(Q, data=data, out=out, cache=tmp_path / "cache"), (
+        "up to date before the change"
+    )
     time.sleep(0.05)
     CHANGES[change](data)
-    assert _would_publish(data, out, tmp_path / "cache"), f"make does not see {change}"
+    assert make_would_publish(Q, data=data, out=out, cache=tmp_path / "cache"), f"make does not see {change}"

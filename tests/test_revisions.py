@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import ROOT, make_env, run_cli
+from conftest import ROOT, make, run_cli
 
 from helpers import fmt
 from helpers.publish import issue, revisions
@@ -272,16 +272,9 @@ def test_release_writes_the_record_and_says_so_twice(history):
 
 
 def test_make_release_runs_the_release_command(history, session_cache):
-    make = subprocess.run(
-        ["make", "--no-print-directory", "release", f"Q={Q}", f"OUT={history.out}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=make_env(session_cache),
-    )
-    assert make.returncode == 0, make.stdout + make.stderr
-    assert "already released" in make.stdout
+    release = make("release", f"Q={Q}", f"OUT={history.out}", cache=session_cache, timeout=120)
+    assert release.returncode == 0, release.stdout + release.stderr
+    assert "already released" in release.stdout
 
 
 def _concurrently(*runs):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import EXTRACTS
 
 from helpers.params import IssueParams
 from helpers.publish import scaffold
@@ -97,21 +98,7 @@ def test_instructions_name_every_extract_and_prior_year_folder(roots):
     lines: list[str] = []
     scaffold.new_quarter("2022Q2", data, params, emit=lines.append)
     text = "\n".join(lines)
-    names = [
-        "inbound_calls",
-        "online_chats",
-        "outbound_calls",
-        "smart_sessions",
-        "video_sessions",
-        "surveys",
-        "sms_batches",
-        "feedback",
-        "tickets",
-        "kb_changes",
-        "training",
-        "awards",
-    ]
-    for name in names:
+    for name in EXTRACTS:
         assert f"{name}.csv" in text and f"{name}.csv.gz" in text
     assert str(data / "2022Q2") in text
     assert str(data / "2021Q2") in text and "missing" in text
