@@ -155,6 +155,11 @@ class History:
     def issue_dir(self) -> Path:
         return self.out / Q
 
+    def append_editorial(self, name: str, line: str) -> None:
+        """Add a paragraph at the end of Q's editorial file `<name>.md` (a real copy)."""
+        path = self.data / Q / "editorial" / f"{name}.md"
+        path.write_text(path.read_text(encoding="utf-8") + f"\n\n{line}\n", encoding="utf-8")
+
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -215,8 +220,7 @@ def test_a_publish_that_changes_nothing_keeps_no_revision(history):
 
 def test_an_editorial_edit_keeps_the_previous_version_as_revision_1(history):
     first = versions(history.issue_dir)
-    key_work = history.data / Q / "editorial" / "key_work.md"
-    key_work.write_text(key_work.read_text(encoding="utf-8") + "\n\n修订补记：热线扩容。\n", encoding="utf-8")
+    history.append_editorial("key_work", "修订补记：热线扩容。")
     result = history.publish()
     assert result.returncode == 0, result.stdout + result.stderr
     assert versions(history.issue_dir / "revisions" / "1") == first
@@ -293,8 +297,7 @@ def _concurrently(*runs):
 
 def test_a_change_to_a_released_issue_is_refused_and_nothing_changes(history):
     before = tree(history.out)
-    foreword = history.data / Q / "editorial" / "foreword.md"
-    foreword.write_text(foreword.read_text(encoding="utf-8") + "\n\n更正：数字有误。\n", encoding="utf-8")
+    history.append_editorial("foreword", "更正：数字有误。")
     refused = history.publish()
     assert refused.returncode == 4, refused.stdout + refused.stderr
     assert "is released" in refused.stderr

@@ -527,7 +527,7 @@ def _index_entry(quarter: str, out_root: Path | None = None) -> dict:
         issue_dir = out_root / quarter
         entry["completeness_warnings"] = published_warning_count(issue_dir)
         entry["centre"] = params.centre
-        entry["status"] = release_status(out_root, quarter)
+        entry["status"] = revisions.status(out_root, quarter)  # draft/released/corrected
         try:
             entry["metrics"] = json.loads((issue_dir / "metrics.json").read_text(encoding="utf-8"))
             entry["metrics_href"] = f"{quarter}/metrics.json"
@@ -539,12 +539,6 @@ def _index_entry(quarter: str, out_root: Path | None = None) -> dict:
                 entry["pdf_href"] = f"{quarter}/{name}"
                 break
     return entry
-
-
-def release_status(out_root: Path, quarter: str) -> str:
-    """The status of a published issue, "draft", "released" or "corrected": what `make
-    release` recorded in `<OUT>/<Q>/release.json` (helpers.publish.revisions.status)."""
-    return revisions.status(out_root, quarter)
 
 
 def refresh_index(out_root: Path) -> Path:
