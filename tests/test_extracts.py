@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from helpers import paths
@@ -1060,3 +1061,102 @@ def test_trailing_empty_header_cells_are_ignored(tmp_path):
     report = check(tmp_path, tickets=text)
     assert report.ok, report.format()
     assert "tickets.csv: 2 unnamed column(s) ignored" in report.notes
+
+
+# The cheap check of a clean batch (parse._clean_column) must never pass what the full
+# check refuses, and must type what it passes exactly as the full check does. Each value
+# is checked in a batch with a valid neighbour, as it would stream by.
+CLEAN_EDGES = {
+    ("inbound_calls", "requested_at"): (
+        ["2022-01-05 08:09:10", "2022-01-05T08:09:10", "2022-01-05 08:09:10.5", "2022-01-05 08:09:10.123456"],
+        [
+            "",
+            "2022-01-05 08:09:10.1234567",
+            "2022/01/05 08:09:10",
+            " 2022-01-05 08:09:10",
+            "2022-01-05 08:09:10 ",
+            "2022-01-05 08:09:10\u3000",
+            "２022-01-05 08:09:10",
+            "2022-01-05 08:09:10Z",
+            "2022-01-05 08:09:10.5Z",
+            "2022-01-05 08:09:10+08:00",
+            "2022-01-05 08:09:10.5+08",
+            "2022-01-05 08:09:10-0800",
+            "2022-01-05 08:09:10.",
+            "2022-01-05 08:09:10,5",
+            "2022-01-05 08:09:10.a",
+            "2022-01-05 08:09:10.5 ",
+            "2022-01-05T080910.123",
+            "2022-01-05 0809:10.12",
+            "2022-01-05 08:09.123456",
+            "2022-02-30 08:09:10.5",
+            "2022-01-05 24:00:00.0",
+            "2022-01-05 23:59:60.5",
+            "2022-01-05",
+            "2022-01-05 08:09",
+        ],
+    ),
+    ("inbound_calls", "answered_at"): (
+        ["", "2022-01-05 08:09:10", "2022-01-05 08:09:10.25"],
+        [" ", "\u3000"],
+    ),
+    ("smart_sessions", "questions"): (
+        ["0", "12", "123456789012345678"],
+        ["", " 12", "12 ", "-1", "1.0", "１２", "1234567890123456789", "\u300012", "+1"],
+    ),
+    ("outbound_calls", "connected"): (
+        ["1", "0", "是", "否", "true", "false", "y", "n"],
+        ["", "True", "Y", " 1", "yes"],
+    ),
+    ("smart_sessions", "recognized"): (["", "1", "否"], [" ", "2"]),
+    ("inbound_calls", "line"): (["综合", "信用卡"], ["", " 综合", "综合\u3000", "其他"]),
+    ("inbound_calls", "agent_type"): (["", "自有", "外包"], [" 自有", "自有 "]),
+}
+
+
+@pytest.mark.parametrize("where", list(CLEAN_EDGES), ids="/".join)
+def test_clean_batch_check_agrees_with_the_full_check(where, monkeypatch):
+    name, column = where
+    col = schema.FILES[name].column(column)
+    clean, other = CLEAN_EDGES[where]
+    neighbour = clean[-1]
+    for value in clean + other:
+        raw = pa.array([value, neighbour])
+        fast = parse._clean_column(col, raw)
+        with monkeypatch.context() as m:
+            m.setattr(parse, "_clean_column", lambda *_: None)
+            sink = parse._Collector(f"{name}.csv")
+            full = parse._check_column(col, raw, 0, sink)
+        if value in clean:
+            assert fast is not None, f"{value!r} should take the cheap path"
+        if fast is None:
+            continue
+        assert not sink.counts, f"{value!r} passed the cheap check, the full check says {sink.counts}"
+        target = parse._ARROW_TYPES[col.kind]
+        assert fast.typed.cast(target).equals(full.typed.cast(target)), value
+        assert fast.trimmed.equals(full.trimmed), value
+        assert (fast.present == full.present).all() and (fast.ok == full.ok).all(), value
+
+
+def test_a_key_hashes_the_same_in_any_batch_layout():
+    """Repeats across batches are found only if a key's hash does not depend on its
+    neighbours: fixed-width and gathered batches, sliced and large strings agree."""
+    alone = parse._key_hashes([pa.array(["C1", "C2"])])  # one width: the block path
+    mixed = parse._key_hashes([pa.array(["C200000000000000000", "C1", "", "C2"])])  # gathered
+    sliced = parse._key_hashes([pa.array(["xx", "C2", "C1"]).slice(1)])
+    large = parse._key_hashes([pa.array(["C1", "C2"], pa.large_string())])
+    assert len(mixed) == 3  # the empty key is left out
+    assert list(alone) == list(mixed[1:]) == list(sliced[::-1]) == list(large)
+    assert len(set(mixed)) == 3
+    # Composite keys: the split between the columns counts, and so does their order.
+    split = parse._key_hashes([pa.array(["ab", "a", "a", "b"]), pa.array(["c", "bc", "b", "a"])])
+    assert len(set(split)) == 4
+    assert len(parse._key_hashes([pa.array(["a", "b"]), pa.array(["", "x"])])) == 1
+
+
+def test_duplicate_ids_are_found_across_read_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr(parse, "_BLOCK_SIZE", 256)  # a block of a few rows
+    rows = [f"V{i:04d},2022-01-07 14:00:00," for i in range(60)] + ["V0003,2022-01-08 14:00:00,"]
+    text = "session_id,started_at,business_type\n" + "\n".join(rows) + "\n"
+    problem = only(check(tmp_path, video_sessions=text))
+    assert (problem.line, problem.column, problem.value) == (62, "session_id", "V0003 (first seen on line 5)")

@@ -343,3 +343,39 @@ def test_training_hours_are_summed_exactly_per_month(odd_store):
 def test_store_text_is_deterministic(odd_store):
     again = st.compute_store("2023Q3", odd_quarter(), None, service_level_seconds=20.5)
     assert st.to_text(again) == st.to_text(odd_store)
+
+
+def test_grouped_tables_equal_one_scan_per_line():
+    """The store reads both lines' tables from one scan each (`*_by`, grouped by line):
+    each line's rows are those of its own filtered rows, and a line without calls gets
+    the empty table its own scan would give."""
+    inbound = odd_quarter()["inbound_calls"]
+    # 信用卡 loses its September calls, so the two lines' tables differ.
+    inbound = inbound[(inbound["line"] == "综合") | (inbound["requested_at"].dt.month != 9)]
+    lines = ["综合", "信用卡", "不存在的线路"]
+    grouped = {
+        "daily": t.daily_requests_by(inbound, "line", lines, 17.5),
+        "arrivals": t.arrivals_by(inbound, "line", lines, "2023Q3"),
+        "waits": t.waits_by(inbound, "line", lines, 17.5),
+    }
+    for line in lines:
+        calls = m.rel(inbound).filter(f"line = {m.lit(line)}")
+        alone = {
+            "daily": t.daily_requests(calls, 17.5),
+            "arrivals": t.arrivals(calls, "2023Q3"),
+            "waits": t.waits(calls, 17.5),
+        }
+        for name, rows in alone.items():
+            assert grouped[name][line] == rows, (name, line)
+    assert grouped["daily"]["综合"] and grouped["daily"]["综合"] != grouped["daily"]["信用卡"]
+    assert grouped["daily"]["不存在的线路"] == []
+
+
+def test_inbound_figures_in_one_scan_equal_line_figures_per_line():
+    inbound = odd_quarter()["inbound_calls"]
+    figures = m.inbound_figures(inbound, 17.5)
+    for name, line in m.LINES.items():
+        assert figures[name] == m.line_figures(m.rel(inbound).filter(f"line = {m.lit(line)}"), 17.5)
+        assert figures[name]["requests"] > 0
+    empty = m.inbound_figures(inbound[inbound["line"] == "综合"], 17.5)["credit_card"]
+    assert empty["requests"] == 0 and empty["answer_rate"] is None and empty["outsourced_share"] is None

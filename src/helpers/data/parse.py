@@ -118,7 +118,9 @@ class _Scan:
     ok: bool
     fail_offset: int = 0
     fail_line: int = 0
-    multibyte: int = 0  # bytes beyond one per character in the valid prefix
+    # Bytes beyond one per character in the valid prefix (UTF-8: counted only up to
+    # _UTF8_EVIDENCE_BYTES, all that _detect_encoding asks).
+    multibyte: int = 0
     size: int = 0
     lines: int = 0  # lines as an editor counts them (with \n endings)
     quotes: int = 0
@@ -143,15 +145,21 @@ def _scan(path: Path, encoding: str) -> _Scan:
         if first:
             bom = chunk.startswith(b"\xef\xbb\xbf")
             first = False
-        data = pending + chunk
-        valid = None
-        if encoding == "utf-8" and chunk and (cut := data.rfind(b"\n") + 1):
+        pieces = None
+        counted = False
+        if encoding == "utf-8" and (head_end := chunk.find(b"\n") + 1):
             # Whole lines: Arrow checks the UTF-8 without building a str (several times
             # faster); invalid bytes fall through to Python, which says where they are.
-            chars = _utf8_chars(data[:cut])
-            if chars is not None:
-                valid, pending = data[:cut], data[cut:]
-        if valid is None:
+            # Only the line the chunk boundary cut is copied (pending + its end).
+            cut = chunk.rfind(b"\n") + 1
+            head, body = pending + chunk[:head_end], memoryview(chunk)[head_end:cut]
+            if _utf8_valid(head) and _utf8_valid(body):
+                pieces, pending = (head, body), chunk[cut:]
+                if multibyte < _UTF8_EVIDENCE_BYTES:  # all _detect_encoding asks of it
+                    multibyte += len(head) + len(body) - _utf8_length(head) - _utf8_length(body)
+                counted = True
+        if pieces is None:
+            data = pending + chunk
             try:
                 chars = len(data.decode(encoding))
                 pending = b""
@@ -169,29 +177,44 @@ def _scan(path: Path, encoding: str) -> _Scan:
                         multibyte + len(prefix) - len(prefix.decode(encoding)),
                         bom=bom,
                     )
-        multibyte += len(valid) - chars
-        newlines += valid.count(b"\n")
-        quotes += valid.count(b'"')
-        if b"\r" in valid and valid.count(b"\r") != valid.count(b"\r\n"):
-            lone_cr = True
-        size += len(valid)
-        if valid:
-            last = valid[-1:]
+            pieces = (valid,)
+        if not counted:
+            multibyte += len(valid) - chars
+        cr = b"\r" in chunk or b"\r" in pieces[0]
+        for piece in pieces:
+            octets = np.frombuffer(piece, np.uint8)  # numpy counts bytes ~2x faster than bytes.count
+            newlines += int(np.count_nonzero(octets == ord("\n")))
+            quotes += int(np.count_nonzero(octets == ord('"')))
+            if cr and not lone_cr:
+                cr_at = octets == ord("\r")
+                crlf = cr_at[:-1] & (octets[1:] == ord("\n"))
+                lone_cr = int(np.count_nonzero(cr_at)) != int(np.count_nonzero(crlf))
+            size += len(piece)
+            if len(piece):
+                last = bytes(piece[-1:])
     if pending:
         return _Scan(False, size, newlines + 1, multibyte, bom=bom)
     lines = newlines + (1 if size and last != b"\n" else 0)
     return _Scan(True, 0, 0, multibyte, size, lines, quotes, lone_cr, bom)
 
 
-def _utf8_chars(data: bytes) -> int | None:
-    """Characters in `data` when it is valid UTF-8, else None."""
-    buf = pa.py_buffer(data)
+def _as_text(data: bytes) -> pa.Array:
+    """`data` as one Arrow large_binary value, without a copy."""
     offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64).tobytes())
+    return pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+
+
+def _utf8_valid(data: bytes) -> bool:
     try:
-        text = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, buf]).cast(pa.large_string())
+        _as_text(data).cast(pa.large_string())
     except pa.ArrowInvalid:
-        return None
-    return pc.utf8_length(text)[0].as_py()
+        return False
+    return True
+
+
+def _utf8_length(data: bytes) -> int:
+    """Characters in `data`, valid UTF-8."""
+    return pc.utf8_length(_as_text(data).cast(pa.large_string()))[0].as_py()
 
 
 def _detect_encoding(path: Path) -> tuple[str | None, _Scan]:
@@ -360,9 +383,21 @@ def _parse_file(spec: schema.FileSpec, path: Path, q: Quarter, parquet_path: Pat
     tmp_parquet = None
     if parquet_path is not None and not sink.any:
         tmp_parquet = parquet_path.with_suffix(f".{os.getpid()}.tmp")
-        # Dictionary pages pay off only for repetitive text, not for timestamps/numbers.
-        text_columns = [c.name for c in spec.columns if c.kind == schema.TEXT]
-        writer = pq.ParquetWriter(tmp_parquet, _arrow_schema(spec), use_dictionary=text_columns)
+        # Dictionary pages pay off only for repetitive text: not for timestamps or
+        # numbers, nor for a key's unique ids (a third of the write time, for nothing).
+        text_columns = [c.name for c in spec.columns if c.kind == schema.TEXT and c.name not in spec.key]
+        # Uncompressed: snappy cost a tenth of validation's CPU and slowed every read in
+        # the figures stage, to save disk in a cache (uncompressed: about half the CSVs).
+        # No statistics: a quarter's queries filter on nothing a row group's min/max
+        # could skip (lines and channels are mixed in every block), and they cost a
+        # quarter of the write.
+        writer = pq.ParquetWriter(
+            tmp_parquet,
+            _arrow_schema(spec),
+            use_dictionary=text_columns,
+            compression="none",
+            write_statistics=False,
+        )
     invalid_rows = [0]
     records = 0
     read_failed = False
@@ -542,8 +577,11 @@ def _match(arr: pa.Array, pattern: str) -> np.ndarray:
 
 def _check_column(col: schema.Column, raw: pa.Array, base: int, sink: _Collector) -> _Checked:
     """Trim, check and type one column of a batch; report its problems to `sink`."""
+    clean = _clean_column(col, raw)
+    if clean is not None:
+        return clean
     v = pc.utf8_trim_whitespace(raw)
-    present = _np(pc.not_equal(v, ""))
+    present = _lengths(v) > 0
     if not col.optional:
         sink.rows(R_REQUIRED, col.name, np.flatnonzero(~present), v, base)
 
@@ -556,8 +594,7 @@ def _check_column(col: schema.Column, raw: pa.Array, base: int, sink: _Collector
         if col.choices:
             ok &= _np(pc.is_in(v, value_set=pa.array(col.choices)))
             bad(R_CHOICE.format(choices=", ".join(col.choices)), present & ~ok)
-        typed = v if ok.all() else pc.if_else(pa.array(ok), v, pa.scalar(None, pa.string()))
-        return _Checked(v, present, ok, typed)
+        return _Checked(v, present, ok, v if ok.all() else _empty_as_null(v, ok))
     if kind == schema.BOOLEAN:
         low = pc.utf8_lower(v)
         yes = _np(pc.is_in(low, value_set=pa.array(_TRUE)))
@@ -612,28 +649,71 @@ def _check_column(col: schema.Column, raw: pa.Array, base: int, sink: _Collector
     return _Checked(v, present, ok, pa.array(values, mask=~ok), values)
 
 
+def _clean_column(col: schema.Column, raw: pa.Array) -> _Checked | None:
+    """The usual batch of a timestamp, integer or closed-choice column: every value
+    valid as it stands, with no spaces to trim, or empty where the column is optional.
+    Checked with kernels several times cheaper than trimming and matching (a value
+    with surrounding spaces cannot be a choice, a digit string or a timestamp of the
+    accepted lengths), so no batch here has anything to report. None sends the batch
+    to the full check, which finds the problems and says what they are."""
+    kind = col.kind
+    if kind not in (schema.TIMESTAMP, schema.INTEGER, schema.BOOLEAN) and not (
+        kind == schema.TEXT and col.choices
+    ):
+        return None
+    lengths = _lengths(raw)
+    present = lengths > 0
+    every = bool(present.all())
+    if not (every or col.optional):
+        return None
+    if kind == schema.TIMESTAMP:
+        return _plain_timestamps(raw, present, lengths)
+    if kind == schema.INTEGER:
+        ok = _np(pc.ascii_is_decimal(raw)) & (lengths <= 18)
+        if not (ok | ~present).all():
+            return None
+        numbers = pc.cast(raw if every else pc.if_else(pa.array(present), raw, "0"), pa.int64())
+        values = numbers.to_numpy(zero_copy_only=False)
+        return _Checked(raw, present, present, numbers if every else pa.array(values, mask=~present), values)
+    if kind == schema.BOOLEAN:  # spelt as listed (any case is the full check's)
+        yes = _np(pc.is_in(raw, value_set=pa.array(_TRUE)))
+        if not (yes | _np(pc.is_in(raw, value_set=pa.array(_FALSE))) | ~present).all():
+            return None
+        return _Checked(raw, present, present.copy(), pa.array(yes, mask=~present))
+    if not (_np(pc.is_in(raw, value_set=pa.array(col.choices))) | ~present).all():
+        return None
+    return _Checked(raw, present, present.copy(), raw if every else _empty_as_null(raw, present))
+
+
 def _lengths(v: pa.Array) -> np.ndarray:
     """Bytes per value (= characters for ASCII)."""
     return pc.binary_length(v).to_numpy(zero_copy_only=False)
 
 
 def _plain_timestamps(v: pa.Array, present: np.ndarray, lengths: np.ndarray) -> _Checked | None:
-    """The usual batch, every value `YYYY-MM-DD HH:MM:SS` or empty, checked without a
-    regex (which costs three times the cast): Arrow's ISO-8601 cast takes a string of
-    19 bytes only in that form (a date alone is 10, an hour or minute form shorter, a
-    zone longer or refused), so a cast that succeeds is _TS_DASH_RE's verdict. None for
-    any other batch, or when the cast fails: then the regex path decides."""
-    if not ((lengths == 19) | ~present).all():
+    """The usual batch, every value `YYYY-MM-DD HH:MM:SS[.f…]` (1-6 fraction digits) or
+    empty, checked without a regex (which costs three times the cast): Arrow's ISO-8601
+    cast takes a string of 19 bytes only in that form (a date alone is 10, an hour or
+    minute form shorter, a zone longer or refused), and a longer one only with a zone
+    (refused for a timestamp without one) or a fraction after the seconds; so a cast
+    that succeeds is _TS_DASH_RE's verdict (test_extracts holds Arrow to that on the
+    edge cases). None for any other batch, or when the cast fails: then the regex path
+    decides."""
+    if not ((lengths == 19) | ((lengths > 20) & (lengths <= 26)) | ~present).all():
         return None
-    every = present.all()
     try:
-        stamps = pc.cast(
-            v if every else pc.if_else(pa.array(present), v, "2000-01-01 00:00:00"), pa.timestamp("us")
-        )
+        stamps = pc.cast(v if present.all() else _empty_as_null(v, present), pa.timestamp("us"))
     except pa.ArrowInvalid:
         return None
-    values = stamps.to_numpy(zero_copy_only=False)
-    return _Checked(v, present, present.copy(), stamps if every else pa.array(values, mask=~present), values)
+    return _Checked(v, present, present.copy(), stamps, stamps.to_numpy(zero_copy_only=False))
+
+
+def _empty_as_null(v: pa.Array, present: np.ndarray) -> pa.Array:
+    """`v` with its values where not `present` made null: a new validity bitmap over v's
+    own buffers, no copy (a cast then skips them, where a placeholder is parsed)."""
+    if v.offset or v.null_count:
+        return pc.if_else(pa.array(present), v, pa.scalar(None, v.type))
+    return pa.Array.from_buffers(v.type, len(v), [pa.array(present).buffers()[1], *v.buffers()[1:]])
 
 
 def _to_datetimes(filled: pa.Array, ok: np.ndarray, *, with_time: bool):
@@ -728,8 +808,8 @@ def _check_cross(rule: tuple[str, ...], checked: dict[str, _Checked], base: int,
 
 
 class _KeyHashes:
-    """64-bit hashes of a file's non-empty keys (DuckDB's `hash`), spread by their top
-    bits over 16 files in a scratch folder as they stream by; at the end each bucket is
+    """64-bit hashes of a file's non-empty keys (_key_hashes), spread by their top bits
+    over 16 files in a scratch folder as they stream by; at the end each bucket is
     sorted on its own, so memory stays at one sixteenth of 8 bytes a row. Two equal
     hashes are a repeated key or, about once in 10^7 files of 10^6 rows, a collision;
     either way the keys themselves are then compared exactly (_exact_duplicates), so a
@@ -738,26 +818,17 @@ class _KeyHashes:
     BUCKETS = 16
 
     def __init__(self, folder: Path, key: tuple[str, ...]):
-        import duckdb  # only validation of a new file pays for it
-
-        self.columns = [f"k{i}" for i in range(len(key))]
-        self.con = duckdb.connect(config={"threads": 1})
-        nonempty = " AND ".join(f"{c} <> ''" for c in self.columns)
-        self.query = f"SELECT hash({', '.join(self.columns)}) AS h FROM batch WHERE {nonempty}"
         self.paths = [folder / f"hashes-{i:02d}.bin" for i in range(self.BUCKETS)]
         self.files = [open(p, "wb") for p in self.paths]  # noqa: SIM115 - closed in repeated()
+        self.edges = np.arange(1, self.BUCKETS, dtype=np.uint64) << np.uint64(64 - 4)
 
     def write(self, columns: list[pa.Array]) -> None:
-        self.con.register("batch", pa.table(columns, names=self.columns))
-        hashes = self.con.execute(self.query).fetchnumpy()["h"]
-        self.con.unregister("batch")
-        bucket = hashes >> np.uint64(64 - 4)
-        for i, fh in enumerate(self.files):
-            fh.write(hashes[bucket == i].tobytes())
+        hashes = np.sort(_key_hashes(columns))
+        for fh, part in zip(self.files, np.split(hashes, np.searchsorted(hashes, self.edges)), strict=True):
+            fh.write(part.tobytes())
 
     def repeated(self) -> bool:
         """Does any hash occur twice? Closes everything."""
-        self.con.close()
         for fh in self.files:
             fh.close()
         for path in self.paths:
@@ -766,6 +837,53 @@ class _KeyHashes:
             if (hashes[1:] == hashes[:-1]).any():
                 return True
         return False
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit moves about half the output bits."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _key_hashes(columns: list[pa.Array]) -> np.ndarray:
+    """A 64-bit hash of each row's key (one string array per key column), for the rows
+    whose key values are all non-empty. A value is hashed as its length, then its bytes
+    eight at a time (as many words as it has), read straight from the Arrow buffers, so
+    a key hashes the same in any batch. Ids usually share one length, which makes a
+    batch's values one (rows × length) block of bytes; others are gathered."""
+    n = len(columns[0])
+    hashes = np.zeros(n, np.uint64)
+    keep = np.ones(n, bool)
+    with np.errstate(over="ignore"):
+        for position, arr in enumerate(columns):
+            wide = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+            offsets = np.frombuffer(arr.buffers()[1], np.int64 if wide else np.int32)
+            offsets = offsets[arr.offset : arr.offset + n + 1].astype(np.int64)
+            data = arr.buffers()[2]
+            data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+            lengths = np.diff(offsets)
+            keep &= lengths > 0
+            hashes = _mix(hashes ^ _mix(lengths.astype(np.uint64) + np.uint64(position << 32)))
+            width = int(lengths.max(initial=0))
+            if not width:
+                continue
+            padded = -(-width // 8) * 8
+            words = np.zeros((n, padded), np.uint8)
+            if (lengths == width).all():
+                words[:, :width] = data[offsets[0] : offsets[0] + n * width].reshape(n, width)
+            else:  # gathered, zero past each value's end; rows a few at a time when long
+                at = np.arange(width)
+                step = max(1, (1 << 22) // width)
+                for lo in range(0, n, step):
+                    inside = at < lengths[lo : lo + step, None]
+                    index = np.where(inside, offsets[:-1][lo : lo + step, None] + at, 0)
+                    words[lo : lo + step, :width] = np.where(inside, data[index], 0)
+            for i, word in enumerate(words.view(np.uint64).T):
+                hashes = np.where(lengths > 8 * i, _mix(hashes ^ word), hashes)
+    return hashes[keep]
 
 
 def _exact_duplicates(spec, path, encoding, names, positions, header_lines, scratch: Path, sink) -> None:

@@ -21,7 +21,7 @@ from helpers import paths
 from helpers.data import completeness, extracts, schema
 from helpers.figures import metrics
 from helpers.figures import tables as t
-from helpers.figures.metrics import LINES, Source, lit, rel
+from helpers.figures.metrics import LINES, Source, rel
 from helpers.params import IssueParams, ParamsError, load_params
 from helpers.quarter import Quarter
 
@@ -98,14 +98,17 @@ def section_tables(
     T = service_level_seconds
     inbound = rel(sources["inbound_calls"])
     out: Tables = {}
+    # Both lines in one scan each (grouped by line), not one scan per line.
+    lines = list(LINES.values())
+    daily = t.daily_requests_by(inbound, "line", lines, T)
+    arrivals = t.arrivals_by(inbound, "line", lines, quarter)
+    waits = t.waits_by(inbound, "line", lines, T)
     for key, line in LINES.items():
-        calls = inbound.filter(f"line = {lit(line)}")
-        daily = t.daily_requests(calls, T)
         out[f"inbound_{key}"] = {
-            "daily": daily,
-            "daily_rates": t.daily_rates(daily, T),
-            "arrivals": t.arrivals(calls, quarter),
-            "waits": t.waits(calls, T),
+            "daily": daily[line],
+            "daily_rates": t.daily_rates(daily[line], T),
+            "arrivals": arrivals[line],
+            "waits": waits[line],
         }
     out["satisfaction"] = {"ratings": t.ratings(sources["surveys"])}
     out["outbound"] = {

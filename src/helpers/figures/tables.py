@@ -65,6 +65,23 @@ def _count(unit: str = "") -> Callable[[Any], str]:
     return lambda n: fmt.count(n, unit)
 
 
+def _grouped(
+    source: Source, by: str | None, select: str, groups: str, order: str | None = None
+) -> dict[Any, list[tuple]]:
+    """Aggregate `source` by `groups`, and first by the column `by` when given: one scan
+    for every value of `by` (the lines of inbound_calls) instead of one per value.
+    -> {value of `by` (None without it): [result rows, in `order`, without that value]}."""
+    if by is not None:
+        select, groups = f"{by} AS by_value, {select}", f"{by}, {groups}"
+        order = f"by_value, {order}" if order else None
+    relation = rel(source).aggregate(select, groups)
+    out: dict[Any, list[tuple]] = {}
+    for row in (relation.order(order) if order else relation).fetchall():
+        key, rest = (row[0], row[1:]) if by is not None else (None, row)
+        out.setdefault(key, []).append(rest)
+    return out
+
+
 # ---------------------------------------------------------------- inbound and online
 
 
@@ -72,23 +89,31 @@ def daily_requests(requests: Source, service_level_seconds: float = 20) -> Rows:
     """Request rows of one queue -> one row per day with requests: date, requests,
     answered, answer_rate, service_level (the METRICS.md formulas, per day), within (the
     service level's numerator)."""
+    return daily_requests_by(requests, None, [None], service_level_seconds)[None]
+
+
+def daily_requests_by(
+    requests: Source, by: str | None, values: Sequence[Any], service_level_seconds: float = 20
+) -> dict[Any, Rows]:
+    """`daily_requests` of each of `values` of the column `by`, in one scan."""
     sql = m.answer_sql(service_level_seconds)
-    found = (
-        rel(requests)
-        .aggregate(
-            "CAST(requested_at AS DATE) AS day, " + ", ".join(f"{e} AS {n}" for n, e in sql.items()),
-            "CAST(requested_at AS DATE)",
-        )
-        .order("day")
-        .fetchall()
+    found = _grouped(
+        requests,
+        by,
+        "CAST(requested_at AS DATE) AS day, " + ", ".join(f"{e} AS {n}" for n, e in sql.items()),
+        "CAST(requested_at AS DATE)",
+        order="day",
     )
     labels = {"requests": _count(), "answered": _count(), "answer_rate": fmt.pct, "service_level": fmt.pct}
-    rows = []
-    for day, *counts in found:
-        named = dict(zip(sql, counts, strict=True))
-        row = {"date": _day(day), **m.answer_rates(named), "within": named["within"]}
-        rows.append(_labelled(row, labels))
-    return rows
+    out = {}
+    for value in values:
+        rows = []
+        for day, *counts in found.get(value, []):
+            named = dict(zip(sql, counts, strict=True))
+            row = {"date": _day(day), **m.answer_rates(named), "within": named["within"]}
+            rows.append(_labelled(row, labels))
+        out[value] = rows
+    return out
 
 
 def daily_rates(daily: Rows, service_level_seconds: float = 20) -> Rows:
@@ -124,32 +149,38 @@ def arrivals(requests: Source, quarter: str) -> Rows:
     """Request rows -> the 7 × 24 grid of when requests arrive (every cell present):
     weekday, weekday_rank, hour, requests (quarter total), days (that weekday's count in
     the quarter), mean_requests (requests / days: the average day, which the chart colours)."""
-    found = dict(
-        ((wd, h), n)
-        for wd, h, n in rel(requests)
-        .aggregate(
-            "isodow(requested_at) - 1 AS wd, hour(requested_at) AS h, count(*) AS n",
-            "isodow(requested_at) - 1, hour(requested_at)",
-        )
-        .fetchall()
+    return arrivals_by(requests, None, [None], quarter)[None]
+
+
+def arrivals_by(requests: Source, by: str | None, values: Sequence[Any], quarter: str) -> dict[Any, Rows]:
+    """`arrivals` of each of `values` of the column `by`, in one scan."""
+    found = _grouped(
+        requests,
+        by,
+        "isodow(requested_at) - 1 AS wd, hour(requested_at) AS h, count(*) AS n",
+        "isodow(requested_at) - 1, hour(requested_at)",
     )
     days = weekdays_in(quarter)
     labels = {"requests": _count(), "mean_requests": fmt.decimal}
-    return [
-        _labelled(
-            {
-                "weekday": WEEKDAYS[wd],
-                "weekday_rank": wd,
-                "hour": h,
-                "requests": found.get((wd, h), 0),
-                "days": days[wd],
-                "mean_requests": m.ratio(found.get((wd, h), 0), days[wd]),
-            },
-            labels,
-        )
-        for wd in range(7)
-        for h in range(24)
-    ]
+    out = {}
+    for value in values:
+        counts = {(wd, h): n for wd, h, n in found.get(value, [])}
+        out[value] = [
+            _labelled(
+                {
+                    "weekday": WEEKDAYS[wd],
+                    "weekday_rank": wd,
+                    "hour": h,
+                    "requests": counts.get((wd, h), 0),
+                    "days": days[wd],
+                    "mean_requests": m.ratio(counts.get((wd, h), 0), days[wd]),
+                },
+                labels,
+            )
+            for wd in range(7)
+            for h in range(24)
+        ]
+    return out
 
 
 def wait_bin_edges(
@@ -173,38 +204,49 @@ def waits(requests: Source, service_level_seconds: float = 20) -> Rows:
     Fields: bin, bin_start, bin_end (the open bin is drawn one step wide), open, calls,
     share (of answered), density (share per 5 s: the bar height, so a narrow bin is not
     drawn as tall as a wide one), within (`≤20秒` / `>20秒`)."""
+    return waits_by(requests, None, [None], service_level_seconds)[None]
+
+
+def waits_by(
+    requests: Source, by: str | None, values: Sequence[Any], service_level_seconds: float = 20
+) -> dict[Any, Rows]:
+    """`waits` of each of `values` of the column `by`, in one scan."""
     edges = wait_bin_edges(service_level_seconds)
     wait = "epoch_ns(answered_at) - epoch_ns(requested_at)"
     case = " ".join(f"WHEN {wait} <= {m.threshold_ns(e)} THEN {i}" for i, e in enumerate(edges[1:]))
-    found = dict(
-        rel(requests)
-        .filter("answered_at IS NOT NULL")
-        .aggregate(f"CASE {case} ELSE {len(edges) - 1} END AS b, count(*) AS n", "b")
-        .fetchall()
+    found = _grouped(
+        rel(requests).filter("answered_at IS NOT NULL"),
+        by,
+        f"CASE {case} ELSE {len(edges) - 1} END AS b, count(*) AS n",
+        "b",
     )
-    answered = sum(found.values())
     t = fmt.seconds(service_level_seconds)
-    rows = []
-    for i, start in enumerate(edges):
-        is_open = i == len(edges) - 1
-        end = start + WAIT_STEP_S if is_open else edges[i + 1]
-        share = m.ratio(found.get(i, 0), answered)
-        rows.append(
-            _labelled(
-                {
-                    "bin": f"{start:g}+" if is_open else f"{start:g}-{end:g}",
-                    "bin_start": start,
-                    "bin_end": end,
-                    "open": is_open,
-                    "calls": found.get(i, 0),
-                    "share": share,
-                    "density": m.ratio(found.get(i, 0) * WAIT_STEP_S, answered * (end - start)),
-                    "within": f"≤{t}秒" if not is_open and end <= service_level_seconds else f">{t}秒",
-                },
-                {"calls": _count(), "share": fmt.pct},
+    out = {}
+    for value in values:
+        counts = dict(found.get(value, []))
+        answered = sum(counts.values())
+        rows = []
+        for i, start in enumerate(edges):
+            is_open = i == len(edges) - 1
+            end = start + WAIT_STEP_S if is_open else edges[i + 1]
+            share = m.ratio(counts.get(i, 0), answered)
+            rows.append(
+                _labelled(
+                    {
+                        "bin": f"{start:g}+" if is_open else f"{start:g}-{end:g}",
+                        "bin_start": start,
+                        "bin_end": end,
+                        "open": is_open,
+                        "calls": counts.get(i, 0),
+                        "share": share,
+                        "density": m.ratio(counts.get(i, 0) * WAIT_STEP_S, answered * (end - start)),
+                        "within": f"≤{t}秒" if not is_open and end <= service_level_seconds else f">{t}秒",
+                    },
+                    {"calls": _count(), "share": fmt.pct},
+                )
             )
-        )
-    return rows
+        out[value] = rows
+    return out
 
 
 # ---------------------------------------------------------------- surveys, services
