@@ -675,6 +675,13 @@ def _clean_column(col: schema.Column, raw: pa.Array) -> _Checked | None:
         numbers = pc.cast(raw if every else pc.if_else(pa.array(present), raw, "0"), pa.int64())
         values = numbers.to_numpy(zero_copy_only=False)
         return _Checked(raw, present, present, numbers if every else pa.array(values, mask=~present), values)
+    if kind == schema.BOOLEAN and len(raw) and (lengths == 1).all() and _plain_string(raw):
+        # The usual 1/0 (or y/n): one byte a value, compared in place.
+        octets = np.frombuffer(raw.buffers()[2], np.uint8)[_offsets(raw)[:-1]]
+        yes = (octets == ord("1")) | (octets == ord("y"))
+        if not (yes | (octets == ord("0")) | (octets == ord("n"))).all():
+            return None
+        return _Checked(raw, present, present.copy(), pa.array(yes))
     if kind == schema.BOOLEAN:  # spelt as listed (any case is the full check's)
         yes = _np(pc.is_in(raw, value_set=pa.array(_TRUE)))
         if not (yes | _np(pc.is_in(raw, value_set=pa.array(_FALSE))) | ~present).all():
@@ -685,8 +692,20 @@ def _clean_column(col: schema.Column, raw: pa.Array) -> _Checked | None:
     return _Checked(raw, present, present.copy(), raw if every else _empty_as_null(raw, present))
 
 
+def _plain_string(v: pa.Array) -> bool:
+    """A string array without nulls, whose offsets _offsets can read."""
+    return pa.types.is_string(v.type) and not v.null_count
+
+
+def _offsets(v: pa.Array) -> np.ndarray:
+    """The int32 offsets of a _plain_string array's values (len(v) + 1 of them), no copy."""
+    return np.frombuffer(v.buffers()[1], np.int32)[v.offset : v.offset + len(v) + 1]
+
+
 def _lengths(v: pa.Array) -> np.ndarray:
-    """Bytes per value (= characters for ASCII)."""
+    """Bytes per value (= characters for ASCII): from the offsets, when plain."""
+    if _plain_string(v):
+        return np.diff(_offsets(v))
     return pc.binary_length(v).to_numpy(zero_copy_only=False)
 
 
