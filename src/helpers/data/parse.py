@@ -655,12 +655,13 @@ def _check_column(col: schema.Column, raw: pa.Array, base: int, sink: _Collector
 
 
 def _clean_column(col: schema.Column, raw: pa.Array) -> _Checked | None:
-    """The usual batch of a timestamp, integer or closed-choice column: every value
-    valid as it stands, with no spaces to trim, or empty where the column is optional.
-    Checked with kernels several times cheaper than trimming and matching (a value
-    with surrounding spaces cannot be a choice, a digit string or a timestamp of the
-    accepted lengths), so no batch here has anything to report. None sends the batch
-    to the full check, which finds the problems and says what they are."""
+    """The usual batch of a timestamp, integer, boolean or closed-choice column: every
+    value valid as it stands, with no spaces to trim, or empty where the column is
+    optional. Checked with kernels several times cheaper than trimming and matching (a
+    value with surrounding spaces cannot be a choice, a listed boolean spelling, a digit
+    string or a timestamp of the accepted lengths), so no batch here has anything to
+    report. None sends the batch to the full check, which finds the problems and says
+    what they are."""
     kind = col.kind
     if kind not in (schema.TIMESTAMP, schema.INTEGER, schema.BOOLEAN) and not (
         kind == schema.TEXT and col.choices
