@@ -393,6 +393,16 @@ def test_republish_runs_only_stale_sections_and_make_sees_up_to_date(no_prior, s
     assert "sections: 0 to run" in again.stdout
     assert _sections_run(again.stdout) == []
 
+    # .build/notebooks keeps executed notebooks under the numbers they had: after a
+    # section is added or moved, copies under earlier numbers (and of retired sections)
+    # stay there. Only this issue's own notebooks may reach notebooks/.
+    published = no_prior.out / Q / "notebooks"
+    own = sorted(p.name for p in published.glob("*.ipynb"))
+    build = no_prior.out / Q / ".build" / "notebooks"
+    stale = ["00_inbound_general.ipynb", "99_retired.ipynb"]
+    for name in stale:
+        shutil.copy2(build / own[1], build / name)
+
     key_work = no_prior.data / Q / "editorial" / "key_work.md"
     key_work.write_text(
         key_work.read_text(encoding="utf-8") + "\n\n本期补记：热线系统完成扩容。\n", encoding="utf-8"
@@ -402,6 +412,8 @@ def test_republish_runs_only_stale_sections_and_make_sees_up_to_date(no_prior, s
     assert "sections: 1 to run" in edited.stdout
     assert _sections_run(edited.stdout) == ["key_work"]
     assert "本期补记：热线系统完成扩容。" in reader_text(no_prior.issue)
+    assert sorted(p.name for p in published.glob("*.ipynb")) == own
+    assert all((build / name).exists() for name in stale)  # the work folder is left as it was
 
     quarter = make("quarter", f"Q={Q}", f"DATA={no_prior.data}", f"OUT={no_prior.out}", cache=session_cache)
     output = quarter.stdout + quarter.stderr
