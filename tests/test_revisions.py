@@ -309,6 +309,9 @@ def test_a_change_to_a_released_issue_is_refused_and_nothing_changes(history):
     both = _concurrently(history.publish, history.publish)
     assert [r.returncode for r in both] == [4, 4], [r.stderr for r in both]
     assert tree(history.out) == before
+    # A refused publish still keeps its sections' work (their keys are written after
+    # the exports, also when the assembly refuses): the next ones run no section.
+    assert all("sections: 0 to run" in r.stdout for r in both), [r.stdout for r in both]
 
 
 def test_two_concurrent_corrections_publish_exactly_one(history):

@@ -330,15 +330,9 @@ def publish(
                 if any((fig_build / sec_id).glob(f"*{paths.SPEC_SUFFIX}")):
                     exports.append(exporter.submit(_export_charts, fig_build / sec_id))
 
-        exports_done = False
-
         def finish_exports() -> None:
             """Wait for the chart exports, then record the sections' keys: a section whose
-            charts were not exported runs again next time. Runs once."""
-            nonlocal exports_done
-            if exports_done:
-                return
-            exports_done = True
+            charts were not exported runs again next time."""
             if exports:
                 with progress.stage("export charts", f"{len(exports)} sections"):
                     for exp in exports:
@@ -347,52 +341,53 @@ def publish(
             # The exporters are done: they exit (V8 teardown) on the other core meanwhile.
             exporter.shutdown(wait=False)
 
-        # Also when anything below fails (a refused revision): the sections' work is kept.
-        later.callback(finish_exports)
         if failures:
             finish_exports()
             raise SectionFailed("\n".join(failures))
 
         # The page is assembled while the exporters finish: it draws each chart from its
         # spec and tabulates its data from the spec too, never from the exported files.
-        with progress.stage("assemble"):
-            warm.wait()
-            from helpers.publish import issue  # nbconvert: imported by _warm_up meanwhile
+        try:
+            with progress.stage("assemble"):
+                warm.wait()
+                from helpers.publish import issue  # nbconvert: imported by _warm_up meanwhile
 
-            meta = {
-                "quarter": q,
-                "label": params.label,
-                "centre": params.centre,
-                "data_as_of": params.data_as_of,
-                "inputs": [
-                    {"name": f"{rq}/{f.path.name}", "sha256": f.sha256, "rows": f.rows}
-                    for rq, r in reports.items()
-                    for f in r.files.values()
-                ],
-                "parameters": params.as_dict(),
-                "code_version": code_version(),
-                "packages": _package_versions(),
-                "kpi_doc_href": "kpi.html",
-                "completeness": [w.as_dict() for w in warnings],
-            }
-            staging = build / "staging"
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir(parents=True)
-            issue.write_document(
-                paths.DOCS / "kpi.md",
-                staging / "kpi.html",
-                title="指标口径 / KPI definitions",
-                centre=params.centre,
-            )
-            (staging / "metrics.json").write_text(figures.metrics.to_json(metrics_dict), encoding="utf-8")
-            # Compared with the published version (inside the quarter's lock) while the
-            # page is assembled: its About panel lists the changes; a released quarter
-            # without REVISE raises RevisionRefused here, before anything is replaced.
-            revision = revisions.Revision(q, issue_dir, staging, reason=revise)
-            issue.assemble_issue(executed, staging / "issue.html", meta=meta, amend=revision.amend)
-            completeness_text = _completeness_json(q, params, warnings)
-            (staging / COMPLETENESS_FILE).write_text(completeness_text, encoding="utf-8")
-        finish_exports()
+                meta = {
+                    "quarter": q,
+                    "label": params.label,
+                    "centre": params.centre,
+                    "data_as_of": params.data_as_of,
+                    "inputs": [
+                        {"name": f"{rq}/{f.path.name}", "sha256": f.sha256, "rows": f.rows}
+                        for rq, r in reports.items()
+                        for f in r.files.values()
+                    ],
+                    "parameters": params.as_dict(),
+                    "code_version": code_version(),
+                    "packages": _package_versions(),
+                    "kpi_doc_href": "kpi.html",
+                    "completeness": [w.as_dict() for w in warnings],
+                }
+                staging = build / "staging"
+                shutil.rmtree(staging, ignore_errors=True)
+                staging.mkdir(parents=True)
+                issue.write_document(
+                    paths.DOCS / "kpi.md",
+                    staging / "kpi.html",
+                    title="指标口径 / KPI definitions",
+                    centre=params.centre,
+                )
+                (staging / "metrics.json").write_text(figures.metrics.to_json(metrics_dict), encoding="utf-8")
+                # Compared with the published version (inside the quarter's lock) while the
+                # page is assembled: its About panel lists the changes; a released quarter
+                # without REVISE raises RevisionRefused here, before anything is replaced.
+                revision = revisions.Revision(q, issue_dir, staging, reason=revise)
+                issue.assemble_issue(executed, staging / "issue.html", meta=meta, amend=revision.amend)
+                completeness_text = _completeness_json(q, params, warnings)
+                (staging / COMPLETENESS_FILE).write_text(completeness_text, encoding="utf-8")
+        finally:
+            # Also when the assembly fails (a refused revision): the sections' work is kept.
+            finish_exports()
         with progress.stage("put in place"):
             shutil.copytree(fig_build, staging / "figures")
             # This issue's executed notebooks only: .build/notebooks keeps copies under
