@@ -16,7 +16,7 @@ import os
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -147,18 +147,17 @@ def _scan(path: Path, encoding: str) -> _Scan:
             bom = chunk.startswith(b"\xef\xbb\xbf")
             first = False
         pieces = None
-        counted = False
         if encoding == "utf-8" and (head_end := chunk.find(b"\n") + 1):
             # Whole lines: Arrow checks the UTF-8 without building a str (several times
             # faster); invalid bytes fall through to Python, which says where they are.
             # Only the line the chunk boundary cut is copied (pending + its end).
             cut = chunk.rfind(b"\n") + 1
             head, body = pending + chunk[:head_end], memoryview(chunk)[head_end:cut]
-            if _utf8_valid(head) and _utf8_valid(body):
+            texts = [t for t in (_utf8_text(head), _utf8_text(body)) if t is not None]
+            if len(texts) == 2:
                 pieces, pending = (head, body), chunk[cut:]
                 if multibyte < _UTF8_EVIDENCE_BYTES:  # all _detect_encoding asks of it
-                    multibyte += len(head) + len(body) - _utf8_length(head) - _utf8_length(body)
-                counted = True
+                    multibyte += _utf8_extra_bytes(texts)
         if pieces is None:
             data = pending + chunk
             try:
@@ -179,7 +178,6 @@ def _scan(path: Path, encoding: str) -> _Scan:
                         bom=bom,
                     )
             pieces = (valid,)
-        if not counted:
             multibyte += len(valid) - chars
         cr = b"\r" in chunk or b"\r" in pieces[0]
         for piece in pieces:
@@ -205,17 +203,18 @@ def _as_text(data: bytes) -> pa.Array:
     return pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
 
 
-def _utf8_valid(data: bytes) -> bool:
+def _utf8_text(data: bytes) -> pa.Array | None:
+    """`data` as one Arrow large_string value when it is valid UTF-8 (Arrow checks it
+    without building a Python str), else None."""
     try:
-        _as_text(data).cast(pa.large_string())
+        return _as_text(data).cast(pa.large_string())
     except pa.ArrowInvalid:
-        return False
-    return True
+        return None
 
 
-def _utf8_length(data: bytes) -> int:
-    """Characters in `data`, valid UTF-8."""
-    return pc.utf8_length(_as_text(data).cast(pa.large_string()))[0].as_py()
+def _utf8_extra_bytes(texts: Iterable[pa.Array]) -> int:
+    """Bytes beyond one per character in valid UTF-8 `texts` (_utf8_text's)."""
+    return sum(pc.binary_length(t)[0].as_py() - pc.utf8_length(t)[0].as_py() for t in texts)
 
 
 def _detect_encoding(path: Path) -> tuple[str | None, _Scan]:
@@ -704,8 +703,10 @@ def _plain_string(v: pa.Array) -> bool:
 
 
 def _offsets(v: pa.Array) -> np.ndarray:
-    """The int32 offsets of a _plain_string array's values (len(v) + 1 of them), no copy."""
-    return np.frombuffer(v.buffers()[1], np.int32)[v.offset : v.offset + len(v) + 1]
+    """The offsets of a string or binary array's values (len(v) + 1 of them: int32, or
+    int64 for the large types), read from its buffer without a copy."""
+    wide = pa.types.is_large_string(v.type) or pa.types.is_large_binary(v.type)
+    return np.frombuffer(v.buffers()[1], np.int64 if wide else np.int32)[v.offset : v.offset + len(v) + 1]
 
 
 def _lengths(v: pa.Array) -> np.ndarray:
@@ -884,9 +885,7 @@ def _key_hashes(columns: list[pa.Array]) -> np.ndarray:
     keep = np.ones(n, bool)
     with np.errstate(over="ignore"):
         for position, arr in enumerate(columns):
-            wide = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
-            offsets = np.frombuffer(arr.buffers()[1], np.int64 if wide else np.int32)
-            offsets = offsets[arr.offset : arr.offset + n + 1].astype(np.int64)
+            offsets = _offsets(arr).astype(np.int64)
             data = arr.buffers()[2]
             data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
             lengths = np.diff(offsets)

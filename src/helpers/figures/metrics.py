@@ -55,11 +55,33 @@ def count_where(condition: str) -> str:
     return f"count(*) FILTER (WHERE {condition})"
 
 
+def select_list(exprs: Mapping[str, str]) -> str:
+    """{name: SQL expression} -> `expr AS name, ...` for an aggregate's select list."""
+    return ", ".join(f"{e} AS {n}" for n, e in exprs.items())
+
+
 def one(source: Source, **exprs: str) -> dict[str, Any]:
     """Aggregate a whole source to one row: `one(calls, n="count(*)")` -> {"n": 12}."""
     names = list(exprs)
-    row = rel(source).aggregate(", ".join(f"{e} AS {n}" for n, e in exprs.items())).fetchall()[0]
+    row = rel(source).aggregate(select_list(exprs)).fetchall()[0]
     return {name: _py(value) for name, value in zip(names, row, strict=True)}
+
+
+def grouped(
+    source: Source, by: str | None, select: str, groups: str = "", order: str | None = None
+) -> dict[Any, list[tuple]]:
+    """Aggregate `source` by `groups`, and first by the column `by` when given: one scan
+    for every value of `by` (the lines of inbound_calls) instead of one per value.
+    -> {value of `by` (None without it): [result rows, in `order`, without that value]}."""
+    if by is not None:
+        select, groups = f"{by} AS by_value, {select}", ", ".join(g for g in (by, groups) if g)
+        order = f"by_value, {order}" if order else None
+    relation = rel(source).aggregate(select, groups) if groups else rel(source).aggregate(select)
+    out: dict[Any, list[tuple]] = {}
+    for row in (relation.order(order) if order else relation).fetchall():
+        key, rest = (row[0], row[1:]) if by is not None else (None, row)
+        out.setdefault(key, []).append(rest)
+    return out
 
 
 def _py(value: Any) -> Any:
@@ -187,10 +209,8 @@ def inbound_figures(inbound_calls: Source, service_level_seconds: float = 20) ->
     both lines in one scan (grouped by line; a line without calls counts zeros)."""
     sql = line_sql(service_level_seconds)
     found = {
-        line: dict(zip(sql, counts, strict=True))
-        for line, *counts in rel(inbound_calls)
-        .aggregate("line, " + ", ".join(f"{e} AS {n}" for n, e in sql.items()), "line")
-        .fetchall()
+        line: dict(zip(sql, row, strict=True))
+        for line, [row] in grouped(inbound_calls, "line", select_list(sql)).items()
     }
     return {name: line_rates(found.get(line, dict.fromkeys(sql, 0))) for name, line in LINES.items()}
 

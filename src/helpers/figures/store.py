@@ -333,12 +333,14 @@ def _read_store(path: Path) -> tuple[Store, Path]:
 
 
 def _write_store(path: Path, store: Store) -> tuple[Store, Path]:
-    """Write a store atomically and read it back (what a later cache hit returns)."""
+    """Write a store atomically; return it as a later cache hit will read it (its JSON
+    text parsed back: tuples become lists), without reading the file again."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(to_text(store), encoding="utf-8")
+    text = to_text(store)
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-    return _read_store(path)
+    return json.loads(text), path
 
 
 # ---------------------------------------------------------------- the trend (近期趋势)

@@ -65,23 +65,6 @@ def _count(unit: str = "") -> Callable[[Any], str]:
     return lambda n: fmt.count(n, unit)
 
 
-def _grouped(
-    source: Source, by: str | None, select: str, groups: str, order: str | None = None
-) -> dict[Any, list[tuple]]:
-    """Aggregate `source` by `groups`, and first by the column `by` when given: one scan
-    for every value of `by` (the lines of inbound_calls) instead of one per value.
-    -> {value of `by` (None without it): [result rows, in `order`, without that value]}."""
-    if by is not None:
-        select, groups = f"{by} AS by_value, {select}", f"{by}, {groups}"
-        order = f"by_value, {order}" if order else None
-    relation = rel(source).aggregate(select, groups)
-    out: dict[Any, list[tuple]] = {}
-    for row in (relation.order(order) if order else relation).fetchall():
-        key, rest = (row[0], row[1:]) if by is not None else (None, row)
-        out.setdefault(key, []).append(rest)
-    return out
-
-
 # ---------------------------------------------------------------- inbound and online
 
 
@@ -97,10 +80,10 @@ def daily_requests_by(
 ) -> dict[Any, Rows]:
     """`daily_requests` of each of `values` of the column `by`, in one scan."""
     sql = m.answer_sql(service_level_seconds)
-    found = _grouped(
+    found = m.grouped(
         requests,
         by,
-        "CAST(requested_at AS DATE) AS day, " + ", ".join(f"{e} AS {n}" for n, e in sql.items()),
+        "CAST(requested_at AS DATE) AS day, " + m.select_list(sql),
         "CAST(requested_at AS DATE)",
         order="day",
     )
@@ -154,7 +137,7 @@ def arrivals(requests: Source, quarter: str) -> Rows:
 
 def arrivals_by(requests: Source, by: str | None, values: Sequence[Any], quarter: str) -> dict[Any, Rows]:
     """`arrivals` of each of `values` of the column `by`, in one scan."""
-    found = _grouped(
+    found = m.grouped(
         requests,
         by,
         "isodow(requested_at) - 1 AS wd, hour(requested_at) AS h, count(*) AS n",
@@ -214,7 +197,7 @@ def waits_by(
     edges = wait_bin_edges(service_level_seconds)
     wait = "epoch_ns(answered_at) - epoch_ns(requested_at)"
     case = " ".join(f"WHEN {wait} <= {m.threshold_ns(e)} THEN {i}" for i, e in enumerate(edges[1:]))
-    found = _grouped(
+    found = m.grouped(
         rel(requests).filter("answered_at IS NOT NULL"),
         by,
         f"CASE {case} ELSE {len(edges) - 1} END AS b, count(*) AS n",

@@ -482,8 +482,7 @@ def _export_charts(folder: Path) -> None:
     from helpers.report import export
 
     for spec in sorted(folder.glob(f"*{export.SPEC_SUFFIX}")):
-        export.export_spec_file(spec)
-        export.export_table_file(spec)
+        export.export_chart_files(spec)
 
 
 def _heading_notebook(path: Path, title: str) -> Path:

@@ -105,19 +105,28 @@ def table_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> byte
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def export_table_file(spec_path: Path) -> Path | None:
+def _read_spec(spec_path: Path) -> dict:
+    return json.loads(Path(spec_path).read_text(encoding="utf-8"))
+
+
+def _base(spec_path: Path) -> Path:
+    """`<folder>/<name>.vl.json` -> `<folder>/<name>`, the stem its files share."""
+    spec_path = Path(spec_path)
+    return spec_path.with_name(spec_path.name[: -len(SPEC_SUFFIX)])
+
+
+def export_table_file(spec_path: Path, spec: dict | None = None) -> Path | None:
     """`<name>.vl.json` -> `<name>.csv` beside it: the chart's data (see `spec_table`).
+    `spec`: the file's spec when the caller has read it already.
 
     A chart without one inline table (not one of ours) gets no CSV: a warning, None.
     """
-    spec_path = Path(spec_path)
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
     try:
-        table = table_csv(*spec_table(spec))
+        table = table_csv(*spec_table(_read_spec(spec_path) if spec is None else spec))
     except ValueError as err:
-        log.warning("%s: no CSV of the chart's data: %s", spec_path.name, err)
+        log.warning("%s: no CSV of the chart's data: %s", Path(spec_path).name, err)
         return None
-    path = spec_path.with_name(spec_path.name[: -len(SPEC_SUFFIX)] + CSV_SUFFIX)
+    path = Path(f"{_base(spec_path)}{CSV_SUFFIX}")
     path.write_bytes(table)
     return path
 
@@ -185,8 +194,14 @@ def export_spec(
     return svg_path, png_path
 
 
-def export_spec_file(spec_path: Path) -> tuple[Path, Path]:
-    """`<name>.vl.json` -> `<name>.svg` and `<name>.png` beside it."""
-    spec_path = Path(spec_path)
-    base = spec_path.with_name(spec_path.name[: -len(SPEC_SUFFIX)])
-    return export_spec(json.loads(spec_path.read_text(encoding="utf-8")), base)
+def export_spec_file(spec_path: Path, spec: dict | None = None) -> tuple[Path, Path]:
+    """`<name>.vl.json` -> `<name>.svg` and `<name>.png` beside it. `spec`: the file's
+    spec when the caller has read it already."""
+    return export_spec(_read_spec(spec_path) if spec is None else spec, _base(spec_path))
+
+
+def export_chart_files(spec_path: Path) -> None:
+    """`<name>.vl.json` -> its SVG, PNG and CSV beside it, the spec read once."""
+    spec = _read_spec(spec_path)
+    export_spec_file(spec_path, spec)
+    export_table_file(spec_path, spec)
