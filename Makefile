@@ -49,6 +49,8 @@ else
     virtualenv; without ENV, make uses its own .venv)
 endif
 PY := $(BIN)/python
+# The chart font subset's stamp (its rule is below, beside the issue's).
+FONT_STAMP := $(patsubst %/bin,%,$(BIN))/share/kefu-weikan/fonts.stamp
 
 override QV := $(strip $(value Q))
 override DATAV := $(or $(strip $(value DATA)),data)
@@ -142,7 +144,8 @@ help: ## Show this help (the default goal)
 	@echo "           REVISE=\"理由\": publish a correction of a released issue (make release)"
 	@echo "           ENV=active: use the active conda env or virtualenv instead of .venv (README)"
 
-env: $(READY) ## Create the project environment (.venv) and register the Jupyter kernel [ENV=active]
+env: $(READY) | $(FONT_STAMP)
+env: ## Create the project environment (.venv) and register the Jupyter kernel [ENV=active]
 
 # Two environments: .venv (papermill, nbconvert, JupyterLab, tests) and a lean
 # .venv-kernel that runs the notebooks, registered as the `kefu-weikan` kernel
@@ -160,6 +163,8 @@ $(VENV)/.ready: requirements.txt requirements-kernel.txt pyproject.toml
 	  --display-name "客服微刊 (Python 3)" >/dev/null 2>&1
 	@# The issue's offline Vega bundle depends on vl-convert alone: made once, here.
 	@$(PY) -c "from helpers.report import render; render.install_vega_bundle()"
+	@# The chart exporter's CJK font subset (helpers/report/fonts.py), ~10 s once.
+	@$(PY) -m helpers.report.fonts
 	@# Notebook outputs never reach a diff or a commit: nbstripout as this clone's git
 	@# filter (.git/config + .git/info/attributes). Skipped outside a git work tree.
 	@# nbstripout 0.9 does not write --keep-id into the filter it installs (and without
@@ -194,6 +199,7 @@ $(READY): requirements.txt requirements-kernel.txt pyproject.toml \
 	@$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "客服微刊 (Python 3)" >/dev/null
 	@$(PY) mk/active_env.py kernel
 	@$(PY) -c "from helpers.report import render; render.install_vega_bundle()"
+	@$(PY) -m helpers.report.fonts
 	@if [ "$$(git rev-parse --is-inside-work-tree 2>/dev/null)" = true ] && \
 	  ! git config --get filter.nbstripout.clean >/dev/null; then \
 	  strip='"$(PY)" -m nbstripout --keep-id --extra-keys metadata.language_info.version'; \
@@ -220,9 +226,17 @@ figures: $(READY) ## Compute a quarter's figures only (prints metrics.json): mak
 quarter: $(ISSUE) ## Publish a quarter: make quarter Q=2022Q1 [DATA=dir] [OUT=dir] [STRICT=1] [REVISE="理由"]
 	@echo "==> $(ISSUE) is up to date"
 
+# The chart exporter's font subset holds the characters of the sources (chart titles,
+# labels, categories): checked again after a source changed, remade only if they did
+# (helpers/report/fonts.py). Order-only: it makes the exports cheaper, never different,
+# so a remade subset leaves every issue up to date.
+$(FONT_STAMP): $(READY) $(wildcard src/helpers/*.py src/helpers/*/*.py notebooks/*.ipynb)
+	@$(PY) -m helpers.report.fonts
+	@touch $@
+
 # The publisher replaces the issue atomically itself: make must never delete it.
 .PRECIOUS: $(ISSUE)
-$(ISSUE): $(ISSUE_DEPS)
+$(ISSUE): $(ISSUE_DEPS) | $(FONT_STAMP)
 	@$(PY) -m helpers.publish.cli publish "$$KFWK_Q"
 
 # With STRICT=1 the publisher always runs: an issue published earlier with completeness
@@ -244,13 +258,15 @@ release: $(READY) ## Mark a quarter's published issue as released: make release 
 # Every quarter FROM..TO with extracts, two at a time, skipping the up-to-date ones
 # (helpers/publish/backfill.py); the issue's dependence on $(READY) is passed on.
 backfill: export KFWK_READY := $(READY)
-backfill: $(READY) ## Publish every quarter of a range that has extracts: make backfill FROM=2020Q2 TO=2022Q1 [DATA=] [OUT=]
+backfill: $(READY) | $(FONT_STAMP)
+backfill: ## Publish every quarter of a range that has extracts: make backfill FROM=2020Q2 TO=2022Q1 [DATA=] [OUT=]
 	@$(PY) -m helpers.publish.cli backfill "$$KFWK_FROM" "$$KFWK_TO"
 
 reconcile: $(READY) ## Compare a quarter with a printed issue: make reconcile Q=2022Q1 REF=ref.yaml
 	@$(PY) -m helpers.publish.cli reconcile "$$KFWK_Q" --ref "$${KFWK_REF:-docs/reference/$$KFWK_Q.yaml}"
 
-test: lint ## Run the whole test suite (lint, notebook hygiene, unit, end-to-end, browser)
+test: lint | $(FONT_STAMP)
+test: ## Run the whole test suite (lint, notebook hygiene, unit, end-to-end, browser)
 	@$(PY) -m pytest
 
 # ruff reads the notebooks too (cell by cell); pyproject.toml says which rules.

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import paths
+from helpers.report import fonts
 
 # Static exports (SVG/PNG) have no container: they use this width, a phone's
 # 375 px screen less the page margins.
@@ -149,20 +150,25 @@ def _fixed_width(spec: Any, width: int) -> Any:
 _fonts_registered = False
 
 
-def _register_fonts(vlc: Any) -> None:
-    """Let vl-convert use fonts shipped beside the system ones.
+def _register_fonts(vlc: Any) -> fonts.Subset | None:
+    """Let vl-convert use fonts shipped beside the system ones -> the chart font subset,
+    when the environment has one (registered too).
 
     vl-convert already reads the system font directories (fonts-noto-cjk on
     Debian/Ubuntu). `KFWK_FONT_DIR` adds a directory for machines where CJK
     fonts cannot be installed system-wide.
     """
     global _fonts_registered
+    subset = fonts.installed()
     if _fonts_registered:
-        return
+        return subset
     extra = os.environ.get(FONT_DIR_ENV)
     if extra and Path(extra).is_dir():
         vlc.register_font_directory(str(Path(extra).resolve()))
+    if subset is not None:
+        vlc.register_font_directory(str(subset.folder))
     _fonts_registered = True
+    return subset
 
 
 _GRADIENT_ID = re.compile(r"gradient_\d+")
@@ -182,16 +188,28 @@ def export_spec(
     """A Vega-Lite spec -> `<path>.svg` and `<path>.png` (at `scale`× for sharp phone screens)."""
     import vl_convert as vlc  # only where images are drawn: section kernels never pay for it
 
-    _register_fonts(vlc)
+    subset = _register_fonts(vlc)
     base = Path(path_without_suffix)
     base.parent.mkdir(parents=True, exist_ok=True)
     fixed = _fixed_width(spec, width)
     svg_path, png_path = Path(f"{base}.svg"), Path(f"{base}.png")
-    svg = _stable_ids(vlc.vegalite_to_svg(fixed))
-    svg_path.write_text(svg, encoding="utf-8")
-    # Rasterise the SVG just drawn rather than laying the chart out a second time.
-    png_path.write_bytes(vlc.svg_to_png(svg, scale=scale))
+    svg, png = _draw(vlc, fixed, scale, subset)
+    svg_path.write_text(_stable_ids(svg), encoding="utf-8")
+    png_path.write_bytes(png)
     return svg_path, png_path
+
+
+def _draw(vlc: Any, spec: dict, scale: float, subset: fonts.Subset | None) -> tuple[str, bytes]:
+    """A spec -> (SVG, PNG), with the chart font subset when it covers the chart (half the
+    CPU, the same bytes: helpers.report.fonts), else with the system fonts."""
+    if subset is not None and fonts.covers(subset, spec):
+        named = vlc.vegalite_to_svg(fonts.name_subset(spec))
+        svg = fonts.unname(named)
+        if svg is not None:
+            # Rasterise the SVG just drawn rather than laying the chart out a second time.
+            return svg, vlc.svg_to_png(named, scale=scale)
+    svg = vlc.vegalite_to_svg(spec)
+    return svg, vlc.svg_to_png(svg, scale=scale)
 
 
 def export_spec_file(spec_path: Path, spec: dict | None = None) -> tuple[Path, Path]:
