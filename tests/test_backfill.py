@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -155,6 +157,92 @@ def test_backfill_publishes_the_others_and_reports_the_broken_quarter(ranged):
     for q in ("2021Q2", "2022Q1"):
         assert (out / q / "issue.html").is_file()
     assert not (out / MISSING).exists()
+
+
+def test_worker_processes_publish_several_quarters_each(ranged):
+    # Three quarters were published or refused by at most two workers, each in one session
+    # (imports, exporter and kernel zygote started once, not once a quarter).
+    logs = sorted((ranged["out"] / backfill.LOG_DIR).glob("worker-*.log"))
+    sessions = [line for log in logs for line in log.read_text(encoding="utf-8").splitlines()]
+    assert 1 <= len(logs) <= 2 and len(sessions) == len(logs), sessions
+    assert all("one session for its quarters" in line for line in sessions)
+    for q in ("2021Q2", BROKEN, "2022Q1"):  # each quarter's own output, kernels' included
+        log = (ranged["out"] / backfill.LOG_DIR / f"{q}.log").read_text(encoding="utf-8")
+        assert log.startswith(f"==> publishing {q} "), log[:200]
+    assert "not a valid date" in (ranged["out"] / backfill.LOG_DIR / f"{BROKEN}.log").read_text(
+        encoding="utf-8"
+    )
+
+
+# A stand-in for `cli backfill-worker`: answers as a worker does, dies on 2021Q3 (as a
+# process killed mid-publish would), refuses 2021Q4 with exit code 2.
+FAKE_WORKER = """
+import json, os, sys
+sys.stderr.write(f"fake worker {os.getpid()}\\n"); sys.stderr.flush()
+while q := sys.stdin.readline().strip():
+    if q == "2021Q3":
+        os._exit(9)
+    code = 2 if q == "2021Q4" else 0
+    err = f"✗ {q}: refused\\nsecond line\\n" if code else ""
+    output = f"==> {q} by {os.getpid()}\\n" + err
+    print(json.dumps({"quarter": q, "code": code, "output": output, "stderr": err}))
+    sys.stdout.flush()
+"""
+
+
+def test_a_worker_that_dies_fails_its_quarter_and_the_next_quarter_gets_a_new_one(tmp_path, monkeypatch):
+    data, out = tmp_path / "data", tmp_path / "out"
+    quarters = ["2021Q1", "2021Q2", "2021Q3", "2021Q4", "2022Q1"]
+    for q in quarters:
+        (data / q).mkdir(parents=True)
+        (data / q / "inbound_calls.csv").write_text("x\n", encoding="utf-8")
+    monkeypatch.setattr(backfill, "_worker_command", lambda jobs, strict: [sys.executable, "-c", FAKE_WORKER])
+    lines: list[str] = []
+    outcomes = backfill.backfill("2021Q1", "2022Q1", data, out, parallel=1, emit=lines.append)
+    status = {o.quarter: (o.status, o.exit_code) for o in outcomes}
+    assert status == {
+        "2021Q1": (backfill.PUBLISHED, 0),
+        "2021Q2": (backfill.PUBLISHED, 0),
+        "2021Q3": (backfill.FAILED, backfill.EXIT_UNEXPECTED),
+        "2021Q4": (backfill.FAILED, 2),
+        "2022Q1": (backfill.PUBLISHED, 0),
+    }
+    died = next(o for o in outcomes if o.quarter == "2021Q3")
+    assert "ended unexpectedly (exit status 9)" in died.reason
+    refused = next(o for o in outcomes if o.quarter == "2021Q4")
+    assert refused.reason == "✗ 2021Q4: refused\nsecond line"
+    logs = out / backfill.LOG_DIR
+    # one worker before the death, a new one after it: two different processes
+    before = (logs / "2021Q2.log").read_text(encoding="utf-8").split(" by ")[1]
+    after = (logs / "2022Q1.log").read_text(encoding="utf-8").split(" by ")[1]
+    assert (logs / "2021Q1.log").read_text(encoding="utf-8").split(" by ")[1] == before
+    assert before != after
+    assert len((logs / "worker-1.log").read_text(encoding="utf-8").splitlines()) == 2
+    assert any(line.startswith("==> backfill: 5 quarter(s)") for line in lines)
+
+
+def test_the_worker_captures_each_quarters_output_with_its_child_processes():
+    # serve() as `cli backfill-worker` runs it, with a publish that prints, writes to
+    # stderr and starts a process writing to its inherited descriptors.
+    code = (
+        "import subprocess, sys\n"
+        "from helpers.publish import backfill\n"
+        "def publish(q, session):\n"
+        "    print('out', q)\n"
+        "    print('err', q, file=sys.stderr)\n"
+        "    subprocess.run(['sh', '-c', 'echo child ' + q + '; echo child-err ' + q + ' >&2'], check=True)\n"
+        "    return 3 if q == '2022Q1' else 0\n"
+        "sys.exit(backfill.serve(1, False, publish))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], input="2021Q4\n2022Q1\n", capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(a["quarter"], a["code"]) for a in answers] == [("2021Q4", 0), ("2022Q1", 3)]
+    assert answers[1]["output"] == "out 2022Q1\nchild 2022Q1\nerr 2022Q1\nchild-err 2022Q1\n"
+    assert answers[1]["stderr"] == "err 2022Q1\nchild-err 2022Q1\n"
+    assert "one session for its quarters" in result.stderr and "2021Q4" not in result.stderr
 
 
 def test_the_broken_quarters_earlier_issue_is_untouched(ranged):

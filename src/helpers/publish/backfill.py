@@ -1,16 +1,20 @@
 """Publishing a range of quarters: `make backfill FROM=2020Q2 TO=2022Q1 [DATA=] [OUT=]`.
 
-Every quarter of the range whose extracts exist is published with the one-quarter
-publisher (`python -m helpers.publish.cli publish Q`, in its own process), unless
-its issue is up to date as `make quarter` would decide (`inputs.up_to_date`, from
-the list the publisher wrote). A quarter that fails leaves its last good issue as
-it was (the publisher's promise) and does not stop the others; its reason is the
-first lines of the publisher's message (file, line, column, rule for bad extracts).
+Every quarter of the range whose extracts exist is published as `python -m
+helpers.publish.cli publish Q` would publish it (the same command, messages and exit
+code), unless its issue is up to date as `make quarter` would decide
+(`inputs.up_to_date`, from the list the publisher wrote). A quarter that fails leaves
+its last good issue as it was (the publisher's promise) and does not stop the others;
+its reason is the first lines of the publisher's message (file, line, column, rule for
+bad extracts).
 
-Two quarters are published at a time, each running its sections one at a time, and
-the oldest first, so that a quarter validated as a later quarter's year-earlier
-quarter is already in the shared cache (`KFWK_CACHE`) when that quarter comes
-(docs/decisions.md, "Backfill"). The index is written once at the end, so two
+Two worker processes (`cli backfill-worker`) publish a quarter each at a time, each
+running its sections one at a time, the oldest quarters first, so that a quarter
+validated as a later quarter's year-earlier quarter is already in the shared cache
+(`KFWK_CACHE`) when that quarter comes. A worker publishes quarter after quarter in
+one session: its imports, chart exporter and kernel zygote are started once, not once
+a quarter (docs/decisions.md, "Backfill"). A worker that dies fails its quarter only:
+the next quarter gets a new one. The index is written once at the end, so two
 publishes finishing together cannot leave a quarter out of it.
 
 This module is imported by the command line before anything heavy: a no-op
@@ -19,15 +23,19 @@ backfill (every quarter up to date) only reads file times.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from helpers import paths
 from helpers.publish import inputs
@@ -39,6 +47,7 @@ EXTRACT_SUFFIXES = (".csv", ".csv.gz")
 REASON_LINES = 6
 # Each publish's whole output, under OUT (left alone by the index and by publishes).
 LOG_DIR = ".backfill"
+EXIT_UNEXPECTED = 1  # the CLI's exit status for anything unexpected
 
 
 @dataclass
@@ -89,36 +98,95 @@ def _reason(stderr: str) -> str:
     return "\n".join(lines[:REASON_LINES]) or "(no message)"
 
 
-def _publish_command(quarter: str, jobs: int, strict: bool) -> list[str]:
-    cmd = [sys.executable, "-m", "helpers.publish.cli", "publish", quarter, "--jobs", str(jobs)]
+def _worker_command(jobs: int, strict: bool) -> list[str]:
+    cmd = [sys.executable, "-m", "helpers.publish.cli", "backfill-worker", "--jobs", str(jobs)]
     return [*cmd, "--strict" if strict else "--no-strict"]
 
 
-def _publish_one(
-    quarter: str, data_root: Path, out_root: Path, jobs: int, strict: bool, log_dir: Path | None
-) -> Outcome:
-    # Not KFWK_REVISE: a correction's reason belongs to one quarter (`make quarter REVISE=`),
-    # so a released quarter that would change fails here with the publisher's refusal.
-    dropped = ("KFWK_Q", "KFWK_REVISE", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
-    env |= {"KFWK_DATA": str(data_root), "KFWK_OUT": str(out_root), "PYTHONUNBUFFERED": "1"}
-    start = time.perf_counter()
-    result = subprocess.run(
-        _publish_command(quarter, jobs, strict),
-        cwd=paths.ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        errors="replace",
-    )
-    seconds = time.perf_counter() - start
-    if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        (log_dir / f"{quarter}.log").write_text(result.stdout + result.stderr, encoding="utf-8")
-    if result.returncode == 0:
-        return Outcome(quarter, PUBLISHED, seconds)
-    return Outcome(quarter, FAILED, seconds, _reason(result.stderr), result.returncode)
+class _Worker:
+    """One publishing process (`cli backfill-worker`): a quarter in on its stdin, one JSON
+    line back on its stdout when that quarter is done; its own messages, outside any
+    quarter, go to `log`."""
+
+    def __init__(self, data_root: Path, out_root: Path, jobs: int, strict: bool, log: Path):
+        # Not KFWK_REVISE: a correction's reason belongs to one quarter (`make quarter
+        # REVISE=`), so a released quarter that would change fails with the refusal.
+        dropped = ("KFWK_Q", "KFWK_REVISE", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+        env = {k: v for k, v in os.environ.items() if k not in dropped}
+        env |= {"KFWK_DATA": str(data_root), "KFWK_OUT": str(out_root)}
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as stderr:
+            self.proc = subprocess.Popen(
+                _worker_command(jobs, strict),
+                cwd=paths.ROOT,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+            )
+
+    def publish(self, quarter: str) -> dict | None:
+        """Publish one quarter -> {"code", "output", "stderr"}; None if the process died."""
+        try:
+            self.proc.stdin.write(quarter + "\n")
+            self.proc.stdin.flush()
+        except OSError:
+            return None
+        line = self.proc.stdout.readline()
+        return json.loads(line) if line else None
+
+    def close(self) -> int:
+        """End the process (it finishes its session: exporters, zygote) -> its exit status."""
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        return self.proc.wait()
+
+
+def serve(jobs: int, strict: bool, publish_one: Callable[[str, Any], int]) -> int:
+    """The worker's side (`cli backfill-worker`): publish each quarter named on stdin with
+    `publish_one(quarter, session)` -> exit code, in one publishing session (exporters
+    and kernel zygote started once), and answer each with a JSON line on stdout: the exit
+    code and what the publish wrote to stdout and stderr (kernels it started included).
+    Anything written between quarters goes to stderr."""
+    from helpers.publish import pipeline
+
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    with pipeline.PublishSession(jobs) as session:
+        print(f"backfill worker {os.getpid()}: one session for its quarters", file=sys.stderr, flush=True)
+        while quarter := sys.stdin.readline().strip():
+            code, output, stderr = _captured(lambda q=quarter: publish_one(q, session))
+            answer = {"quarter": quarter, "code": code, "output": output, "stderr": stderr}
+            answers.write(json.dumps(answer) + "\n")
+            answers.flush()
+    return 0
+
+
+def _captured(run: Callable[[], int]) -> tuple[int, str, str]:
+    """run() with file descriptors 1 and 2 (and so every process it starts meanwhile)
+    writing to files -> (its result, stdout + stderr, stderr)."""
+    with tempfile.TemporaryFile() as both, tempfile.TemporaryFile() as errors:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = os.dup(1), os.dup(2)
+        os.dup2(both.fileno(), 1)
+        os.dup2(errors.fileno(), 2)
+        try:
+            code = run()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+        both.seek(0)
+        errors.seek(0)
+        err = errors.read().decode("utf-8", "replace")
+        return code, both.read().decode("utf-8", "replace") + err, err
 
 
 def format_line(o: Outcome) -> str:
@@ -196,16 +264,45 @@ def backfill(
         emit(f"  publishing {len(todo)}: {' '.join(todo)}")
     lock = threading.Lock()
     log_dir = out_root / LOG_DIR
-
-    def run(q: str) -> None:
-        outcome = _publish_one(q, data_root, out_root, jobs, strict, log_dir)
-        with lock:
-            outcomes[q] = outcome
-            emit(format_line(outcome))
-
     # Oldest first: a later quarter's year-earlier quarter is validated (and cached) before it.
+    queue = iter(todo)
+
+    def work(slot: int) -> None:
+        """One worker process publishes quarter after quarter from the queue; one that
+        died fails its quarter, and the next quarter gets a new process."""
+        worker: _Worker | None = None
+        while True:
+            with lock:
+                q = next(queue, None)
+            if q is None:
+                break
+            if worker is None:
+                worker = _Worker(data_root, out_root, jobs, strict, log_dir / f"worker-{slot}.log")
+            start = time.perf_counter()
+            answer = worker.publish(q)
+            seconds = time.perf_counter() - start
+            if answer is None:
+                status = worker.close()
+                worker = None
+                reason = f"the publishing process ended unexpectedly (exit status {status}); see {log_dir}"
+                outcome = Outcome(q, FAILED, seconds, reason, EXIT_UNEXPECTED)
+            else:
+                log_dir.mkdir(parents=True, exist_ok=True)
+                (log_dir / f"{q}.log").write_text(answer["output"], encoding="utf-8")
+                code = int(answer["code"])
+                outcome = (
+                    Outcome(q, PUBLISHED, seconds)
+                    if code == 0
+                    else Outcome(q, FAILED, seconds, _reason(answer["stderr"]), code)
+                )
+            with lock:
+                outcomes[q] = outcome
+                emit(format_line(outcome))
+        if worker is not None:
+            worker.close()
+
     with ThreadPoolExecutor(parallel) as pool:
-        for fut in [pool.submit(run, q) for q in todo]:
+        for fut in [pool.submit(work, slot) for slot in range(1, min(parallel, len(todo)) + 1)]:
             fut.result()
     if any(outcomes[q].status == PUBLISHED for q in todo):
         from helpers.publish import pipeline  # heavy: only when something was published

@@ -88,6 +88,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         strict=args.strict,
         revise=(args.revise or "").strip() or None,
+        session=getattr(args, "session", None),
     )
     return 0
 
@@ -211,9 +212,31 @@ def main(argv: list[str] | None = None) -> int:
         default=strict_from_env(),
         help="refuse quarters with completeness warnings (default: the environment's KFWK_STRICT)",
     )
+    wk = sub.add_parser("backfill-worker", help="publish the quarters read from stdin (run by backfill)")
+    wk.add_argument("--jobs", type=int, default=1, help="sections run in parallel")
+    wk.add_argument("--strict", action=argparse.BooleanOptionalAction, default=False)
     args = parser.parse_args(argv)
     if args.command == "backfill":  # before the heavy imports below: a no-op backfill is quick
         return cmd_backfill(args)
+    if args.command == "backfill-worker":
+        from helpers.publish import backfill
+
+        return backfill.serve(args.jobs, args.strict, lambda q, session: publish_command(q, args, session))
+    return run(args)
+
+
+def publish_command(quarter: str, worker_args: argparse.Namespace, session) -> int:
+    """One quarter of a backfill worker: `publish Q` as its own command, with its messages
+    and exit code, in the worker's publishing session."""
+    args = argparse.Namespace(
+        command="publish", quarter=quarter, jobs=worker_args.jobs, strict=worker_args.strict, revise=None
+    )
+    args.session = session
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one command -> its exit code; every expected failure is a message on stderr."""
     from helpers.data import extracts
 
     try:

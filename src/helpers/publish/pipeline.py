@@ -213,8 +213,12 @@ def publish(
     jobs: int | None = None,
     strict: bool = False,
     revise: str | None = None,
+    session: PublishSession | None = None,
 ) -> Path:
     """Publish Q: returns the path of `<OUT>/<Q>/issue.html`.
+
+    `session`: the chart exporters and kernel zygote to use, shared with the other
+    publishes of a backfill worker; by default the publish starts and stops its own.
 
     A published issue the new one differs from is kept under `revisions/<n>/` first
     (helpers.publish.revisions); an identical result publishes nothing. A released
@@ -240,14 +244,10 @@ def publish(
         nb_dir = build / "notebooks"
         fig_build = build / "figures"
         keys_file = build / "section-keys.json"
-        # Charts are exported (SVG, PNG, CSV) by two worker processes as sections finish:
-        # one vl-convert start per worker instead of one per kernel, and out of this
-        # process because vl-convert holds the GIL while it draws.
-        spawn = multiprocessing.get_context("spawn")
-        # With --jobs 1 (a backfill runs two such publishes side by side) one exporter: each
-        # costs a V8 start (~1 s of CPU) and the other core is the other publish's.
-        exporters = max(1, min(2, jobs or os.cpu_count() or 1))
-        exporter = later.enter_context(ProcessPoolExecutor(exporters, mp_context=spawn))
+        own = session is None
+        if own:
+            session = later.enter_context(PublishSession(jobs, keep_zygote=False))
+        exporter = session.exporter
         warm = _warm_up(cold=not keys_file.exists(), exporter=exporter)
 
         with progress.stage("validate"):
@@ -316,7 +316,8 @@ def publish(
         # helpers once (helpers.publish.kernels), started by _warm_up while the extracts
         # were checked: by now its imports are (nearly) done, even for one section.
         with (
-            kernels.zygote_session(enabled=bool(todo)),
+            # A session of several publishes keeps its zygote running from one to the next.
+            kernels.zygote_session(enabled=bool(todo)) if own else contextlib.nullcontext(),
             ThreadPoolExecutor(workers) as pool,
         ):
             futures = [pool.submit(run, item) for item in todo]
@@ -338,8 +339,9 @@ def publish(
                     for exp in exports:
                         exp.result()
             keys_file.write_text(json.dumps(keys, indent=1, sort_keys=True))
-            # The exporters are done: they exit (V8 teardown) on the other core meanwhile.
-            exporter.shutdown(wait=False)
+            if own:
+                # The exporters are done: they exit (V8 teardown) on the other core meanwhile.
+                exporter.shutdown(wait=False)
 
         if failures:
             finish_exports()
@@ -421,6 +423,46 @@ def publish(
             refresh_index(out_root)
         emit(f"==> published {issue_dir / 'issue.html'}")
         return issue_dir / "issue.html"
+
+
+class PublishSession:
+    """What publishes share when one process runs several (a backfill worker): the chart
+    exporter processes and the section kernels' zygote.
+
+    Charts are exported (SVG, PNG, CSV) by worker processes as sections finish: one
+    vl-convert start per worker instead of one per kernel, and out of the publishing
+    process because vl-convert holds the GIL while it draws. `jobs` 1 (a backfill runs
+    two publishes side by side) gets one exporter: each costs a V8 start (~1 s of CPU)
+    and the other core is the other publish's. A session started for one publish stops
+    its zygote with that publish (`keep_zygote=False`); a worker's keeps it until the
+    session ends, and its kernels (one per section, as always) are forked from it.
+    """
+
+    def __init__(self, jobs: int | None = None, *, keep_zygote: bool = True):
+        self.exporters = max(1, min(2, jobs or os.cpu_count() or 1))
+        self.keep_zygote = keep_zygote
+
+    def __enter__(self) -> PublishSession:
+        self._pool = self._new_pool()
+        return self
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.exporters, mp_context=multiprocessing.get_context("spawn"))
+
+    @property
+    def exporter(self) -> ProcessPoolExecutor:
+        """The exporters; new ones if one of them died (the next publish still exports)."""
+        if getattr(self._pool, "_broken", False):
+            self._pool.shutdown(wait=False)
+            self._pool = self._new_pool()
+        return self._pool
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)
+        if self.keep_zygote:
+            from helpers.publish import kernels
+
+            kernels.shutdown()
 
 
 @dataclass
