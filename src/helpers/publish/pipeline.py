@@ -444,6 +444,14 @@ class PublishSession:
 
     def __enter__(self) -> PublishSession:
         self._pool = self._new_pool()
+        if self.keep_zygote:
+            # Started now, not during the first publish: a backfill worker points its
+            # stdout and stderr at each quarter's log while publishing it, and processes
+            # that outlive the quarter must not inherit that quarter's files.
+            from helpers.publish import kernels
+
+            kernels.start()
+            self._pool.submit(int).result()
         return self
 
     def _new_pool(self) -> ProcessPoolExecutor:
