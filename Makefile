@@ -163,8 +163,6 @@ $(VENV)/.ready: requirements.txt requirements-kernel.txt pyproject.toml
 	  --display-name "客服微刊 (Python 3)" >/dev/null 2>&1
 	@# The issue's offline Vega bundle depends on vl-convert alone: made once, here.
 	@$(PY) -c "from helpers.report import render; render.install_vega_bundle()"
-	@# The chart exporter's CJK font subset (helpers/report/fonts.py), ~10 s once.
-	@$(PY) -m helpers.report.fonts
 	@# Notebook outputs never reach a diff or a commit: nbstripout as this clone's git
 	@# filter (.git/config + .git/info/attributes). Skipped outside a git work tree.
 	@# nbstripout 0.9 does not write --keep-id into the filter it installs (and without
@@ -199,7 +197,6 @@ $(READY): requirements.txt requirements-kernel.txt pyproject.toml \
 	@$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "客服微刊 (Python 3)" >/dev/null
 	@$(PY) mk/active_env.py kernel
 	@$(PY) -c "from helpers.report import render; render.install_vega_bundle()"
-	@$(PY) -m helpers.report.fonts
 	@if [ "$$(git rev-parse --is-inside-work-tree 2>/dev/null)" = true ] && \
 	  ! git config --get filter.nbstripout.clean >/dev/null; then \
 	  strip='"$(PY)" -m nbstripout --keep-id --extra-keys metadata.language_info.version'; \
@@ -227,8 +224,8 @@ quarter: $(ISSUE) ## Publish a quarter: make quarter Q=2022Q1 [DATA=dir] [OUT=di
 	@echo "==> $(ISSUE) is up to date"
 
 # The chart exporter's font subset holds the characters of the sources (chart titles,
-# labels, categories): checked again after a source changed, remade only if they did
-# (helpers/report/fonts.py). Order-only: it makes the exports cheaper, never different,
+# labels, categories): made after the environment (~10 s once), checked again after a
+# source changed, remade only if they did (helpers/report/fonts.py). Order-only: it makes the exports cheaper, never different,
 # so a remade subset leaves every issue up to date.
 $(FONT_STAMP): $(READY) $(wildcard src/helpers/*.py src/helpers/*/*.py notebooks/*.ipynb)
 	@$(PY) -m helpers.report.fonts

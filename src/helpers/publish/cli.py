@@ -229,9 +229,13 @@ def publish_command(quarter: str, worker_args: argparse.Namespace, session) -> i
     """One quarter of a backfill worker: `publish Q` as its own command, with its messages
     and exit code, in the worker's publishing session."""
     args = argparse.Namespace(
-        command="publish", quarter=quarter, jobs=worker_args.jobs, strict=worker_args.strict, revise=None
+        command="publish",
+        quarter=quarter,
+        jobs=worker_args.jobs,
+        strict=worker_args.strict,
+        revise=None,
+        session=session,
     )
-    args.session = session
     return run(args)
 
 

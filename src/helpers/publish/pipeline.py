@@ -244,9 +244,8 @@ def publish(
         nb_dir = build / "notebooks"
         fig_build = build / "figures"
         keys_file = build / "section-keys.json"
-        own = session is None
-        if own:
-            session = later.enter_context(PublishSession(jobs, keep_zygote=False))
+        if session is None:
+            session = later.enter_context(PublishSession(jobs, shared=False))
         exporter = session.exporter
         warm = _warm_up(cold=not keys_file.exists(), exporter=exporter)
 
@@ -309,17 +308,11 @@ def publish(
 
         failures: list[str] = []
         workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
-        from helpers.publish import kernels
-
         exports = []
         # Section kernels are forked from one zygote that imported ipykernel, Altair and the
         # helpers once (helpers.publish.kernels), started by _warm_up while the extracts
         # were checked: by now its imports are (nearly) done, even for one section.
-        with (
-            # A session of several publishes keeps its zygote running from one to the next.
-            kernels.zygote_session(enabled=bool(todo)) if own else contextlib.nullcontext(),
-            ThreadPoolExecutor(workers) as pool,
-        ):
+        with session.zygote(enabled=bool(todo)), ThreadPoolExecutor(workers) as pool:
             futures = [pool.submit(run, item) for item in todo]
             for fut in as_completed(futures):
                 try:
@@ -339,9 +332,7 @@ def publish(
                     for exp in exports:
                         exp.result()
             keys_file.write_text(json.dumps(keys, indent=1, sort_keys=True))
-            if own:
-                # The exporters are done: they exit (V8 teardown) on the other core meanwhile.
-                exporter.shutdown(wait=False)
+            session.exports_done()
 
         if failures:
             finish_exports()
@@ -433,18 +424,19 @@ class PublishSession:
     vl-convert start per worker instead of one per kernel, and out of the publishing
     process because vl-convert holds the GIL while it draws. `jobs` 1 (a backfill runs
     two publishes side by side) gets one exporter: each costs a V8 start (~1 s of CPU)
-    and the other core is the other publish's. A session started for one publish stops
-    its zygote with that publish (`keep_zygote=False`); a worker's keeps it until the
-    session ends, and its kernels (one per section, as always) are forked from it.
+    and the other core is the other publish's. A session of one publish (`shared=False`)
+    stops its exporters and zygote with that publish; a worker's (`shared=True`) keeps
+    them until the session ends, and its kernels (one per section, as always) are
+    forked from that one zygote.
     """
 
-    def __init__(self, jobs: int | None = None, *, keep_zygote: bool = True):
+    def __init__(self, jobs: int | None = None, *, shared: bool = True):
         self.exporters = max(1, min(2, jobs or os.cpu_count() or 1))
-        self.keep_zygote = keep_zygote
+        self.shared = shared
 
     def __enter__(self) -> PublishSession:
         self._pool = self._new_pool()
-        if self.keep_zygote:
+        if self.shared:
             # Started now, not during the first publish: a backfill worker points its
             # stdout and stderr at each quarter's log while publishing it, and processes
             # that outlive the quarter must not inherit that quarter's files.
@@ -465,9 +457,22 @@ class PublishSession:
             self._pool = self._new_pool()
         return self._pool
 
+    def zygote(self, *, enabled: bool) -> contextlib.AbstractContextManager:
+        """Around a publish's sections: their kernels' zygote. A shared session's runs
+        from one publish to the next; otherwise it lives for these sections only."""
+        from helpers.publish import kernels
+
+        return contextlib.nullcontext() if self.shared else kernels.zygote_session(enabled=enabled)
+
+    def exports_done(self) -> None:
+        """A publish's charts are exported: a session of one publish lets its exporters
+        exit now (V8 teardown, on the other core while the page is put in place)."""
+        if not self.shared:
+            self._pool.shutdown(wait=False)
+
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown(wait=True)
-        if self.keep_zygote:
+        if self.shared:
             from helpers.publish import kernels
 
             kernels.shutdown()

@@ -36,7 +36,7 @@ import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -85,10 +85,12 @@ def chart_characters(roots: tuple[Path, ...] | None = None) -> str:
 
 @dataclass(frozen=True)
 class Subset:
-    """An installed subset: its folder and the characters its faces cover."""
+    """An installed subset: its folder, the characters its faces cover, and the hash of
+    the characters it was asked for (to tell whether the sources still ask for them)."""
 
     folder: Path
     covered: frozenset[str]
+    chars_sha256: str = field(default="", compare=False)
 
 
 def _stamp(path: Path) -> list:
@@ -108,7 +110,7 @@ def read_subset(folder: Path | None = None) -> Subset | None:
         for face in doc["faces"]:
             if _stamp(Path(face["source"][0])) != face["source"] or not (folder / face["file"]).is_file():
                 return None
-        return Subset(folder, frozenset(doc["covered"]))
+        return Subset(folder, frozenset(doc["covered"]), doc.get("chars_sha256", ""))
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
 
@@ -245,15 +247,11 @@ def _probe_spec(chars: str) -> dict:
         "data": {"values": rows},
         "layer": [
             {
-                "mark": {"type": "text", "align": "left", "fontWeight": "normal"},
+                "mark": {"type": "text", "align": "left", "fontWeight": weight},
                 "encoding": encoding,
-                "transform": [{"filter": "datum.w == 'normal'"}],
-            },
-            {
-                "mark": {"type": "text", "align": "left", "fontWeight": "bold"},
-                "encoding": encoding,
-                "transform": [{"filter": "datum.w == 'bold'"}],
-            },
+                "transform": [{"filter": f"datum.w == '{weight}'"}],
+            }
+            for weight in WEIGHTS
         ],
         "width": 600,
     }
@@ -287,17 +285,14 @@ def build(dest: Path | None = None, *, emit=print) -> Subset | None:
     # Kept when made for the same characters from faces that did not change since
     # (read_subset checks them): no font file is read, make calls this after every edit.
     current = read_subset(dest)
-    if current is not None:
-        doc = json.loads((dest / MANIFEST).read_text(encoding="utf-8"))
-        if doc.get("chars_sha256") == chars_sha256:
-            return current
+    if current is not None and current.chars_sha256 == chars_sha256:
+        return current
     faces = source_faces(os.environ.get("KFWK_FONT_DIR"))
     if not faces:
         emit(f"  chart fonts: no {SOURCE_FAMILY} found; charts are drawn with the system fonts")
-        _remove(dest)
+        shutil.rmtree(dest, ignore_errors=True)
         return None
     emit(f"  chart fonts: subsetting {len(faces)} face(s) of {SOURCE_FAMILY} (once, ~5 s each)")
-    wanted = {"format": FORMAT, "chars_sha256": chars_sha256}
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".fonts-", dir=dest.parent))
     work.chmod(0o755)  # mkdtemp makes it private; the environment is shared
@@ -313,11 +308,16 @@ def build(dest: Path | None = None, *, emit=print) -> Subset | None:
         problem = _same_drawing(work, "".join(sorted(covered)))
         if problem:
             emit(f"  chart fonts: the subset of {SOURCE_FAMILY} is not used: {problem}")
-            _remove(dest)
+            shutil.rmtree(dest, ignore_errors=True)
             return None
-        doc = {**wanted, "faces": entries, "covered": "".join(sorted(covered))}
+        doc = {
+            "format": FORMAT,
+            "chars_sha256": chars_sha256,
+            "faces": entries,
+            "covered": "".join(sorted(covered)),
+        }
         (work / MANIFEST).write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
-        _remove(dest)
+        shutil.rmtree(dest, ignore_errors=True)
         os.replace(work, dest)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -326,10 +326,6 @@ def build(dest: Path | None = None, *, emit=print) -> Subset | None:
     if made is not None:
         emit(f"  chart fonts: {SUBSET_FAMILY}, {len(made.covered)} characters of {SOURCE_FAMILY} ({dest})")
     return made
-
-
-def _remove(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> int:
