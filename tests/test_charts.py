@@ -352,6 +352,26 @@ def test_builder_gives_a_valid_typed_responsive_chart(name):
     assert not any("resolve" in node for node in walk(spec))
 
 
+def test_publishing_a_chart_validates_nothing(monkeypatch):
+    """Building and converting a chart never runs Altair's schema validation (a third of a
+    section kernel's time): the specs are validated whole by the tests above and in
+    test_publish instead. Every public builder is wrapped by `_builder`."""
+    import altair.utils.schemapi as schemapi
+
+    public = [n for n in dir(ch) if n.endswith("_chart") and n != "save_chart" and callable(getattr(ch, n))]
+    assert len(public) >= 18
+    assert [n for n in public if getattr(getattr(ch, n), "__wrapped__", None) is None] == []
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a spec was validated while publishing")
+
+    monkeypatch.setattr(schemapi, "validate_jsonschema", refuse)
+    monkeypatch.setattr(schemapi.SchemaBase, "validate", classmethod(refuse))
+    monkeypatch.setattr(schemapi.SchemaBase, "validate_property", classmethod(refuse))
+    for name, build in sorted(BUILDERS.items()):
+        assert ch.spec(build())["width"] == "container", name
+
+
 def test_theme_is_registered_and_enabled():
     assert ch.THEME in alt.theme.names()
     assert alt.theme.active == ch.THEME

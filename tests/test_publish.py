@@ -267,6 +267,19 @@ def test_figures_folder_has_svg_and_png_per_chart(published_out, published_sampl
     assert titled >= 1
 
 
+def test_every_published_chart_is_valid_vega_lite(published_out, published_sample, no_prior):
+    """Publishing never validates a spec against the Vega-Lite schema (charts._builder):
+    what the sample issues published is checked here instead, with and without a prior year."""
+    from altair.utils.schemapi import validate_jsonschema
+    from altair.vegalite.v6.schema.core import load_schema
+
+    schema = load_schema()
+    specs = [p for out in (published_out, no_prior.out) for p in (out / Q / "figures").rglob("*.vl.json")]
+    assert len(specs) > 40
+    for spec_path in specs:
+        validate_jsonschema(json.loads(spec_path.read_text(encoding="utf-8")), schema)
+
+
 def test_every_chart_has_its_data_as_csv_file_and_link(published_out, published_sample):
     from helpers.report import export
 

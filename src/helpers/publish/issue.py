@@ -13,7 +13,7 @@ JavaScript). `write_index` writes
 from __future__ import annotations
 
 import base64
-import copy
+import functools
 import json
 import logging
 import os
@@ -27,7 +27,6 @@ import nbformat
 from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
 from nbformat import NotebookNode
-from nbformat.v4 import new_markdown_cell, new_notebook, new_output
 
 from helpers import paths
 from helpers.data import completeness
@@ -194,6 +193,12 @@ def _sanitise(soup: BeautifulSoup) -> None:
                     del element.attrs[attr]
 
 
+def _display(data: dict[str, Any], metadata: dict[str, Any] | None = None) -> NotebookNode:
+    """A display_data output. Built without nbformat.v4's per-node schema check (new_output
+    validates each of a page's ~150 outputs): nbconvert validates the merged notebook whole."""
+    return nbformat.from_dict({"output_type": "display_data", "data": data, "metadata": metadata or {}})
+
+
 def _tags(cell: NotebookNode) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []))
 
@@ -243,24 +248,24 @@ class _Merger:
             html = "".join(html)
         if html is not None:
             if CHART_RE.match(html):
-                return new_output("display_data", data={"text/html": self.chart(html)})
-            return new_output("display_data", data={"text/html": self.headings.html(html)})
+                return _display({"text/html": self.chart(html)})
+            return _display({"text/html": self.headings.html(html)})
         vegalite = next((k for k in data if _VEGALITE_KEY_RE.match(k)), None)
         if vegalite is not None:
             # A chart shown without our renderer: draw it the offline way anyway.
             spec = data[vegalite]
             fragment = self.chart(chart_html(spec, chart_id(spec)))
-            return new_output("display_data", data={"text/html": fragment})
+            return _display({"text/html": fragment})
         if "text/markdown" in data:
             text = data["text/markdown"]
             text = "".join(text) if isinstance(text, list) else text
-            return new_output("display_data", data={"text/html": self.headings.markdown(text)})
+            return _display({"text/html": self.headings.markdown(text)})
         for mimetype in _IMAGE_TYPES:
             if mimetype in data:
                 meta = {mimetype: metadata[mimetype]} if mimetype in metadata else {}
-                return new_output("display_data", data={mimetype: data[mimetype]}, metadata=meta)
+                return _display({mimetype: data[mimetype]}, meta)
         if "text/plain" in data:
-            return new_output("display_data", data={"text/plain": data["text/plain"]})
+            return _display({"text/plain": data["text/plain"]})
         return None
 
 
@@ -279,7 +284,7 @@ def build_issue_notebook(
     notebooks = list(notebooks)
     names = list(names) if names is not None else [f"notebook {i + 1}" for i in range(len(notebooks))]
     merger = _Merger()
-    cells: list[NotebookNode] = []
+    cells: list[dict[str, Any]] = []
     for name, nb in zip(names, notebooks, strict=True):
         for index, cell in enumerate(nb.cells):
             tags = _tags(cell)
@@ -288,17 +293,17 @@ def build_issue_notebook(
             if cell.cell_type == "markdown":
                 source = "".join(cell.source) if isinstance(cell.source, list) else cell.source
                 rendered = merger.headings.markdown(source)
-                cells.append(new_markdown_cell(source="", metadata={"kefu_html": rendered}))
+                cells.append({"cell_type": "markdown", "source": "", "metadata": {"kefu_html": rendered}})
             elif cell.cell_type == "code":
                 where = f"{name}, cell {index + 1}"
                 outputs = [] if tags & DROP_OUTPUT_TAGS else cell.get("outputs", [])
                 shown = [o for o in (merger.output(o, where, tags) for o in outputs) if o is not None]
                 if shown:
-                    code = nbformat.v4.new_code_cell(source="", outputs=shown)
-                    cells.append(code)
+                    code = {"cell_type": "code", "source": "", "metadata": {}, "execution_count": None}
+                    cells.append({**code, "outputs": shown})
     for number, cell in enumerate(cells, start=1):
         cell["id"] = f"kf-{number:04d}"
-    merged = new_notebook(cells=cells, metadata={})
+    merged = nbformat.from_dict({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells})
     return merged, merger.headings.toc, merger.charts
 
 
@@ -531,6 +536,20 @@ def _correction(meta: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+@functools.cache
+def _exporter() -> HTMLExporter:
+    """The page's nbconvert exporter, one per process: its Jinja templates are compiled on
+    first use (~0.2 s), so a backfill worker's later issues reuse them."""
+    return HTMLExporter(
+        template_name=TEMPLATE_NAME,
+        extra_template_basedirs=[str(paths.TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        sanitize_html=False,
+    )
+
+
 def render_issue_html(
     merged: NotebookNode, toc: list[TocEntry], meta: Mapping[str, Any], *, charts: int = 0
 ) -> str:
@@ -540,14 +559,6 @@ def render_issue_html(
     """
     quarter = str(meta["quarter"])
     label = meta.get("label") or Quarter.parse(quarter).label
-    exporter = HTMLExporter(
-        template_name=TEMPLATE_NAME,
-        extra_template_basedirs=[str(paths.TEMPLATES)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        sanitize_html=False,
-    )
     resources = {
         "kefu": {
             "title": esc(f"{MASTHEAD_TITLE} {label}"),
@@ -559,7 +570,7 @@ def render_issue_html(
             "about": _about(meta),
         }
     }
-    body, _ = exporter.from_notebook_node(merged, resources=resources)
+    body, _ = _exporter().from_notebook_node(merged, resources=resources)
     # nbconvert's whitespace varies with block nesting; trailing spaces are noise.
     return "\n".join(line.rstrip() for line in body.splitlines()) + "\n"
 
@@ -597,7 +608,7 @@ def assemble_issue(
     """
     notebooks = [Path(p) for p in notebooks]
     nodes = [nbformat.read(p, as_version=4) for p in notebooks]
-    merged, toc, charts = build_issue_notebook(copy.deepcopy(nodes), [p.name for p in notebooks])
+    merged, toc, charts = build_issue_notebook(nodes, [p.name for p in notebooks])
     page = render_issue_html(merged, toc, meta, charts=charts)
     extra = amend(page) if amend is not None else None
     if extra:

@@ -30,14 +30,16 @@ the same rows give byte-identical `to_json()` in any process and call order.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import altair as alt
+from altair.utils.schemapi import debug_mode
 
 from helpers.data.schema import LINES, RATINGS
 from helpers.report.export import EXPORT_WIDTH, SPEC_SUFFIX, export_spec
@@ -133,6 +135,35 @@ def kefu_theme() -> alt.theme.ThemeConfig:
             },
         }
     }
+
+
+# ---------------------------------------------------------------- validation
+
+Builder = TypeVar("Builder", bound=Callable[..., Any])
+
+
+def _builder(build: Builder) -> Builder:
+    """A chart builder, run without Altair's debug mode (which validates every object it
+    makes against the Vega-Lite schema as it is made, a second and third time).
+
+    The specs are validated whole instead, where it costs nothing at publish time: every
+    builder's output in tests/test_charts.py, every chart the sample issue publishes in
+    tests/test_publish.py (docs/decisions.md, "Chart specs: validated by the tests").
+    """
+
+    @functools.wraps(build)
+    def unchecked(*args: Any, **kwargs: Any) -> Any:
+        with debug_mode(False):
+            return build(*args, **kwargs)
+
+    return unchecked  # type: ignore[return-value]
+
+
+def spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """A chart -> its Vega-Lite spec as the issue draws it and the publisher saves it
+    (not validated here, nor the objects the conversion makes: see `_builder`)."""
+    with debug_mode(False):
+        return chart.to_dict(validate=False)
 
 
 # ---------------------------------------------------------------- rows
@@ -306,14 +337,14 @@ def _responsive(rows: Sequence[Mapping[str, Any]], chart: Any, height: float = H
     `usermeta.columns` keeps the rows' column order for the CSV download
     (`spec_table`): notebooks and the page store specs with sorted keys.
     """
-    return chart.properties(
-        usermeta={"columns": list(rows[0]) if rows else []},
-        # fit-x: the width follows the container, the height stays the plot's own
-        # (a full "fit" would squeeze the plot under legends and titles).
-        width="container",
-        height=height,
-        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
-    )
+    sized = chart.copy(deep=False)  # what `.properties()` does, but for validating each value
+    sized.usermeta = {"columns": list(rows[0]) if rows else []}
+    # fit-x: the width follows the container, the height stays the plot's own
+    # (a full "fit" would squeeze the plot under legends and titles).
+    sized.width = "container"
+    sized.height = height
+    sized.autosize = alt.AutoSizeParams(type="fit-x", contains="padding")
+    return sized
 
 
 def _headroom(rows: Sequence[Mapping[str, Any]], field: str, room: float = 1.25) -> alt.Scale:
@@ -351,6 +382,7 @@ def _months(rows: Sequence[Mapping[str, Any]]) -> list[Any]:
 # ---------------------------------------------------------------- inbound
 
 
+@_builder
 def daily_requests_chart(daily_rows: Sequence[Mapping[str, Any]], line: str) -> alt.Chart:
     """`inbound_*.daily` -> human-agent requests per day on one hotline (`综合` / `信用卡`).
 
@@ -380,6 +412,7 @@ def daily_requests_chart(daily_rows: Sequence[Mapping[str, Any]], line: str) -> 
     return _responsive(rows, chart)
 
 
+@_builder
 def daily_rates_chart(
     daily_rates_rows: Sequence[Mapping[str, Any]], target: float | None, target_label: str
 ) -> alt.LayerChart:
@@ -427,6 +460,7 @@ def daily_rates_chart(
     return _responsive(rows, alt.layer(*layers, title=title))
 
 
+@_builder
 def arrival_heatmap_chart(arrivals_rows: Sequence[Mapping[str, Any]]) -> alt.Chart:
     """`inbound_*.arrivals` -> weekday × hour grid coloured by mean requests per day."""
     rows = _rows(
@@ -467,6 +501,7 @@ def _step(rows: Sequence[Mapping[str, Any]]) -> float | None:
     return max(set(widths), key=widths.count) if widths else None
 
 
+@_builder
 def wait_histogram_chart(waits_rows: Sequence[Mapping[str, Any]], threshold_label: str) -> alt.Chart:
     """`inbound_*.waits` -> waiting time of answered requests, bins at their true widths.
 
@@ -520,6 +555,7 @@ def wait_histogram_chart(waits_rows: Sequence[Mapping[str, Any]], threshold_labe
 # ---------------------------------------------------------------- other channels
 
 
+@_builder
 def daily_online_chart(daily_rows: Sequence[Mapping[str, Any]]) -> alt.Chart:
     """`online.daily` -> online requests and answered chats per day (one line per measure)."""
     rows = _rows(daily_rows, "online_daily", ["date", "measure", "chats", "chats_label"])
@@ -543,6 +579,7 @@ def daily_online_chart(daily_rows: Sequence[Mapping[str, Any]]) -> alt.Chart:
     return _responsive(rows, chart)
 
 
+@_builder
 def satisfaction_chart(ratings_rows: Sequence[Mapping[str, Any]]) -> alt.Chart:
     """`satisfaction.ratings` -> one 100 % bar of ratings per channel."""
     rows = _rows(
@@ -631,6 +668,7 @@ def _service_bars(
     )
 
 
+@_builder
 def outbound_chart(services_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`outbound.services` -> outbound calls per service, largest first."""
     return _service_bars(
@@ -644,6 +682,7 @@ def outbound_chart(services_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart
     )
 
 
+@_builder
 def sms_chart(services_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`sms.services` -> customers notified per SMS service, largest first."""
     return _service_bars(
@@ -657,6 +696,7 @@ def sms_chart(services_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     )
 
 
+@_builder
 def smart_composition_chart(composition_rows: Sequence[Mapping[str, Any]]) -> alt.Chart:
     """`smart.composition` -> sessions per smart channel, resolved by self-service vs handed over."""
     rows = _rows(
@@ -685,6 +725,7 @@ def smart_composition_chart(composition_rows: Sequence[Mapping[str, Any]]) -> al
     return _responsive(rows, chart, height=40 * max(1, len(channels)))
 
 
+@_builder
 def diversion_chart(diversion_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`smart.diversion` -> 智能服务分流率 per month on a 0–100 % axis, labelled."""
     rows = _rows(
@@ -708,6 +749,7 @@ def diversion_chart(diversion_rows: Sequence[Mapping[str, Any]]) -> alt.LayerCha
     return _responsive(rows, alt.layer(bars, labels, title="智能服务分流率（按月）"))
 
 
+@_builder
 def video_business_chart(business_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`video.business` -> video sessions per business type, labelled with its share."""
     rows = _rows(business_rows, "business", ["type", "count", "count_label", "share_label"])
@@ -726,6 +768,7 @@ def video_business_chart(business_rows: Sequence[Mapping[str, Any]]) -> alt.Laye
 # ---------------------------------------------------------------- tickets
 
 
+@_builder
 def complaint_outcomes_chart(rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`tickets.complaint_outcomes` -> what the received complaints became: one bar per
     ticket type, coloured by kind (complaint ticket issued / converted to another
@@ -747,6 +790,7 @@ def complaint_outcomes_chart(rows: Sequence[Mapping[str, Any]]) -> alt.LayerChar
     )
 
 
+@_builder
 def complaint_routes_chart(rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`tickets.complaint_routes` -> where complaint tickets went (sums to the complaint tickets)."""
     data = _rows(rows, "complaint_routes", ["routed_to", "tickets", "tickets_label"])
@@ -765,6 +809,7 @@ def complaint_routes_chart(rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
 # ---------------------------------------------------------------- knowledge base, training
 
 
+@_builder
 def kb_actions_chart(actions_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`knowledge_base.actions` -> maintenance items per action (unit: 项)."""
     rows = _rows(actions_rows, "actions", ["action", "items", "items_label"])
@@ -780,6 +825,7 @@ def kb_actions_chart(actions_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChar
     )
 
 
+@_builder
 def kb_points_chart(points_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`knowledge_base.points` -> knowledge points added and improved (unit: 个知识点)."""
     rows = _rows(points_rows, "points", ["action", "knowledge_points", "knowledge_points_label"])
@@ -795,6 +841,7 @@ def kb_points_chart(points_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     )
 
 
+@_builder
 def training_chart(monthly_rows: Sequence[Mapping[str, Any]]) -> alt.LayerChart:
     """`training.monthly` -> training hours per month (sessions, attendances in the tooltip)."""
     rows = _rows(monthly_rows, "monthly", ["month", "month_label", "hours", "hours_label"])
@@ -824,6 +871,7 @@ YOY_PADDING_INNER, YOY_PADDING_OUTER = 0.4, 0.3
 TREND_HEIGHT = 130  # one small multiple of the 近期趋势 section
 
 
+@_builder
 def trend_chart(trend_rows: Sequence[Mapping[str, Any]]) -> alt.Chart:
     """`trend.series` rows of ONE headline KPI -> its small multiple: the value per quarter,
     oldest first, as a line with dots. Every KPI's chart is this one builder: same height,
@@ -865,6 +913,7 @@ def trend_chart(trend_rows: Sequence[Mapping[str, Any]]) -> alt.Chart:
     return _responsive(rows, chart, TREND_HEIGHT)
 
 
+@_builder
 def yoy_chart(yoy_rows: Sequence[Mapping[str, Any]], title: str, unit_title: str) -> alt.LayerChart:
     """`<section>.yoy` -> per figure, a bar per period present, on ONE shared zero-based
     axis titled `unit_title` (the figures of one chart share a unit). Each bar ends
@@ -935,16 +984,16 @@ def save_chart(
     Needs a CJK font vl-convert can find (see docs/charts.md), else Chinese
     text renders as boxes.
     """
-    return export_spec(chart.to_dict(), path_without_suffix, width, scale)
+    return export_spec(spec(chart), path_without_suffix, width, scale)
 
 
 def save_spec(chart: alt.TopLevelMixin | dict, path_without_suffix: str | Path) -> Path:
-    """Chart (or its `to_dict()` spec, to skip validating it twice) -> `<path>.vl.json`, its
+    """Chart (or its `spec()`, to convert it once) -> `<path>.vl.json`, its
     Vega-Lite spec, for `export_spec_file` to turn into SVG and PNG later. Section notebooks
     save specs (cheap) rather than images: vl-convert costs ~1.3 s to start in each kernel,
     so the publisher exports them all in its own processes."""
-    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    saved = chart if isinstance(chart, dict) else spec(chart)
     path = Path(f"{path_without_suffix}{SPEC_SUFFIX}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(spec, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps(saved, sort_keys=True, ensure_ascii=False), encoding="utf-8")
     return path

@@ -139,11 +139,11 @@ class SectionContext:
 
         if self.figures_dir is None:
             render.enable_lab_renderer()  # charts displayed directly draw the same way
-            data, metadata = render.lab_chart_bundle(chart.to_dict(), name=f"{self.section}-{name}")
+            data, metadata = render.lab_chart_bundle(charts.spec(chart), name=f"{self.section}-{name}")
             display(data, metadata=metadata, raw=True)
             return
         render.enable_offline_renderer()
-        spec = chart.to_dict()
+        spec = charts.spec(chart)
         display(render.chart_bundle(spec, name=f"{self.section}-{name}"), raw=True)
         charts.save_spec(spec, self.figures_dir / f"{self.section}-{name}")
 
