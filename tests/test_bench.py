@@ -5,6 +5,8 @@ or times anything."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -355,3 +357,18 @@ def test_peer_script_runs_papermill_per_section_then_nbconvert_then_cat(tmp_path
         next(i for i, ln in enumerate(lines) if ln.startswith("cat ")),
     ]
     assert order == sorted(order)  # sequential: execute all, convert all, concatenate
+
+
+def test_sampler_keeps_within_its_cpu_budget(monkeypatch):
+    """A cheap sample waits the interval; a costly one waits until the sampler has used at
+    most `budget` of a core (a 30 ms sample at a tenth: 0.27 s more)."""
+    sampler = bench.TreeSampler(os.getpid(), time.perf_counter(), interval=0.1, budget=0.1)
+    assert sampler.pause(0.001) == 0.1
+    assert sampler.pause(0.03) == pytest.approx(0.27)
+    assert bench.TreeSampler(1, 0.0, budget=0.5).pause(0.03) == 0.1
+    # It counts its own CPU time, which each run reports.
+    monkeypatch.setattr(bench, "tree_memory", lambda root, proc: (sum(range(200_000)) and 1, 1))
+    sampler.start()
+    time.sleep(0.3)
+    samples = sampler.stop()
+    assert samples and sampler.cpu_s > 0

@@ -26,7 +26,8 @@ Measured per run: wall time; stage split from the progress lines (the
 publisher's own stage timings; `startup`, `sections` and `finish` are the gaps
 between lines as they arrive); memory (see docs/proof.md): `peak_tree_pss_mb`,
 the largest sum of PSS (/proc/<pid>/smaps_rollup) over the whole process tree
-sampled every 0.1 s, which the limits use, also attributed to the stage during
+sampled every 0.1 s (less often when that would take the sampler over a tenth of
+a core: SAMPLER_BUDGET), which the limits use, also attributed to the stage during
 which it was sampled; `peak_tree_rss_mb`, the same sum of RSS (shared pages
 counted once per process); `max_process_rss_mb` from wait4 rusage (the largest
 single process). Results print as a table and are written to `<OUT>/bench.json`.
@@ -133,6 +134,7 @@ class Run:
     peak_tree_rss_mb: float = 0.0
     peak_tree_pss_mb: float = 0.0
     samples: int = 0
+    sampler_cpu_s: float = 0.0  # what the memory sampler itself took (see TreeSampler)
 
 
 def _mb(n_bytes: float) -> float:
@@ -237,22 +239,48 @@ def tree_memory(root: int, proc: Path = PROC) -> tuple[int, int]:
     return rss, pss
 
 
-class TreeSampler(threading.Thread):
-    """Samples (seconds since `start`, tree RSS, tree PSS) of a process tree every `interval` s."""
+#: The memory sampler's CPU at most, as a share of one core. A sample reads every process's
+#: smaps_rollup, which walks its page tables: 30 ms over a publish's tree, 65 ms over a
+#: backfill's (twelve processes). Every 0.1 s that took 18-23 % of a core from what was
+#: being timed, and more from the scenarios with more processes.
+SAMPLER_BUDGET = 0.1
 
-    def __init__(self, root: int, start: float, interval: float = 0.1, proc: Path = PROC):
+
+class TreeSampler(threading.Thread):
+    """Samples (seconds since `start`, tree RSS, tree PSS) of a process tree every `interval` s,
+    or less often when a sample costs more than `budget` of a core would allow (`cpu_s`: the
+    sampler's own CPU time, this thread's, kernel time included)."""
+
+    def __init__(
+        self,
+        root: int,
+        start: float,
+        interval: float = 0.1,
+        proc: Path = PROC,
+        budget: float = SAMPLER_BUDGET,
+    ):
         super().__init__(daemon=True)
         self.root, self.start_time, self.interval, self.proc = root, start, interval, proc
+        self.budget = budget
         self.samples: list[tuple[float, int, int]] = []
+        self.cpu_s = 0.0
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.is_set():
             t = time.perf_counter() - self.start_time
+            before = time.thread_time()
             rss, pss = tree_memory(self.root, self.proc)
+            cost = time.thread_time() - before
+            self.cpu_s += cost
             if rss or pss:
                 self.samples.append((t, rss, pss))
-            self.done.wait(self.interval)
+            self.done.wait(self.pause(cost))
+
+    def pause(self, cost: float) -> float:
+        """Seconds to wait after a sample that cost `cost` CPU-seconds: `interval`, or as long
+        as keeps the sampler within its budget."""
+        return max(self.interval, cost / self.budget - cost)
 
     def stop(self) -> list[tuple[float, int, int]]:
         self.done.set()
@@ -434,6 +462,7 @@ def timed_command(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[Run, 
         peak_tree_rss_mb=_mb(max((r for _, r, _ in samples), default=0)),
         peak_tree_pss_mb=_mb(max((p for _, _, p in samples), default=0)),
         samples=len(samples),
+        sampler_cpu_s=round(sampler.cpu_s, 2),
     )
     run.stages, run.sections_run = split_stages(lines, wall)
     if proc.returncode != 0:
