@@ -247,12 +247,17 @@ def publish(
         if session is None:
             session = later.enter_context(PublishSession(jobs, shared=False))
         exporter = session.exporter
-        warm = _warm_up(cold=not keys_file.exists(), exporter=exporter)
+        warm = _WarmUp(cold=not keys_file.exists(), exporter=exporter, after=WARM_UP_AFTER)
 
-        with progress.stage("validate"):
-            reports = figures.validated_reports(q, data_root)
-            # The 近期趋势 window's earlier quarters: a broken one is a gap, never a refusal.
-            window = figures.window_reports(q, data_root, params.trend_quarters)
+        try:
+            with progress.stage("validate"):
+                reports = figures.validated_reports(q, data_root)
+                # The 近期趋势 window's earlier quarters: a broken one is a gap, never a refusal.
+                window = figures.window_reports(q, data_root, params.trend_quarters)
+        except BaseException:
+            warm.cancel()
+            raise
+        warm.start()
         with progress.stage("figures"):
             # Every figure and every table the sections present, computed once (docs/store.md).
             store_doc, store_path = figures.quarter_store(
@@ -310,7 +315,7 @@ def publish(
         workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
         exports = []
         # Section kernels are forked from one zygote that imported ipykernel, Altair and the
-        # helpers once (helpers.publish.kernels), started by _warm_up while the extracts
+        # helpers once (helpers.publish.kernels), started by _WarmUp while the extracts
         # were checked: by now its imports are (nearly) done, even for one section.
         with session.zygote(enabled=bool(todo)), ThreadPoolExecutor(workers) as pool:
             futures = [pool.submit(run, item) for item in todo]
@@ -343,7 +348,7 @@ def publish(
         try:
             with progress.stage("assemble"):
                 warm.wait()
-                from helpers.publish import issue  # nbconvert: imported by _warm_up meanwhile
+                from helpers.publish import issue  # nbconvert: imported by _WarmUp meanwhile
 
                 meta = {
                     "quarter": q,
@@ -478,40 +483,68 @@ class PublishSession:
             kernels.shutdown()
 
 
-@dataclass
-class _WarmUp:
-    """Fixed costs started at the beginning of a publish, so they overlap validation."""
+#: Seconds of validation before a publish starts its fixed costs (`_WarmUp`), if it has
+#: not passed by then. Small bad extracts are refused sooner, having started nothing: such
+#: a refusal took 2.5 s and 3.7 CPU-seconds, and takes 1.25 s and 1.4. A bigger quarter
+#: validates for longer (~3.5 s for the sample's two), which leaves the fixed costs time
+#: to finish before the sections: a cold publish took as long either way (12.7-13.3 s
+#: and 12.4-13.5 s, three runs each, alternating).
+WARM_UP_AFTER = 1.5
 
-    threads: list[threading.Thread]
-    bundle: Any = None
+
+class _WarmUp:
+    """Fixed costs a publish starts while its extracts are validated, so they overlap
+    validation and the figures: the kernel zygote (a process importing ipykernel, Altair
+    and the helpers on the other core; even one section then forks its kernel instead of
+    waiting ~1.5 s for a fresh one), the runner's and the assembler's imports (papermill,
+    nbconvert: in a thread) and, on a cold run in an environment without one, the vega
+    bundle (built by an exporter: ~3 s; `make env` builds it into the environment).
+
+    They start `after` seconds, or at `start()` (validation passed) if that comes first;
+    `cancel()` (the extracts were refused) before then means they never start. A publish
+    that runs no section stops the zygote unused."""
+
+    def __init__(self, *, cold: bool, exporter: ProcessPoolExecutor, after: float) -> None:
+        self._cold, self._exporter = cold, exporter
+        self._lock = threading.Lock()
+        self._decided = False
+        self.threads: list[threading.Thread] = []
+        self.bundle: Any = None
+        self._timer = threading.Timer(after, self.start)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def start(self) -> None:
+        """Start them now, unless started or cancelled already."""
+        self._timer.cancel()  # no thread waits on for nothing (a no-op in the timer's own)
+        with self._lock:
+            if self._decided:
+                return
+            self._decided = True
+            from helpers.publish import kernels
+
+            importer = threading.Thread(target=_import_runners, daemon=True)
+            importer.start()
+            self.threads.append(importer)
+            kernels.start()
+            if self._cold:
+                from helpers.report import render
+
+                if not render.vega_bundle_ready():  # an environment made before `make env` built it
+                    self.bundle = self._exporter.submit(_build_vega_bundle)
+
+    def cancel(self) -> None:
+        """Never start them (those started already run on, and are stopped at exit)."""
+        self._timer.cancel()
+        with self._lock:
+            self._decided = True
 
     def wait(self) -> None:
+        self.start()
         for thread in self.threads:
             thread.join()
         if self.bundle is not None:
             self.bundle.result()
-
-
-def _warm_up(*, cold: bool, exporter: ProcessPoolExecutor) -> _WarmUp:
-    """Start the fixed costs of the stages to come, so they overlap validation and the
-    figures: the kernel zygote (a process importing ipykernel, Altair and the helpers on
-    the other core; even one section then forks its kernel instead of waiting ~1.5 s for
-    a fresh one), the runner's and the assembler's imports (papermill, nbconvert: in a
-    thread) and, on a cold run in an environment without one, the vega bundle (built by
-    an exporter: ~3 s; `make env` builds it into the environment). A
-    publish that runs no section stops the zygote unused."""
-    from helpers.publish import kernels
-
-    importer = threading.Thread(target=_import_runners, daemon=True)
-    importer.start()
-    kernels.start()
-    warm = _WarmUp(threads=[importer])
-    if cold:
-        from helpers.report import render
-
-        if not render.vega_bundle_ready():  # an environment made before `make env` built it
-            warm.bundle = exporter.submit(_build_vega_bundle)
-    return warm
 
 
 # What the importer thread loads while validation runs on the main thread: the runner's
