@@ -225,8 +225,8 @@ quarter: $(ISSUE) ## Publish a quarter: make quarter Q=2022Q1 [DATA=dir] [OUT=di
 
 # The chart exporter's font subset holds the characters of the sources (chart titles,
 # labels, categories): made after the environment (~10 s once), checked again after a
-# source changed, remade only if they did (helpers/report/fonts.py). Order-only: it makes the exports cheaper, never different,
-# so a remade subset leaves every issue up to date.
+# source changed, remade only if they did (helpers/report/fonts.py). Order-only: it makes
+# the exports cheaper, never different, so a remade subset leaves every issue up to date.
 $(FONT_STAMP): $(READY) $(wildcard src/helpers/*.py src/helpers/*/*.py notebooks/*.ipynb)
 	@$(PY) -m helpers.report.fonts
 	@touch $@

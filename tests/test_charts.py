@@ -353,8 +353,8 @@ def test_builder_gives_a_valid_typed_responsive_chart(name):
 
 
 def test_publishing_a_chart_validates_nothing(monkeypatch):
-    """Building and converting a chart never runs Altair's schema validation (a third of a
-    section kernel's time): the specs are validated whole by the tests above and in
+    """Building and converting a chart never runs Altair's schema validation (two thirds of
+    the sections' cell time): the specs are validated whole by the tests above and in
     test_publish instead. Every public builder is wrapped by `_builder`."""
     import altair.utils.schemapi as schemapi
 

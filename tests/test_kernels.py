@@ -246,3 +246,19 @@ def test_zygote_session_can_leave_kernels_to_the_usual_launch(tmp_path):
         nb = execute(src, tmp_path / "forked-out.ipynb")
     assert where(nb)[1] == zygotes[0]
     assert kernels.zygote_pids() == [] and gone(zygotes[0])
+
+
+def test_the_zygote_loads_no_chart_schema():
+    """The zygote's imports and warm-up validate no chart spec (section kernels never do:
+    charts._builder), so the Vega-Lite schema is never loaded into it or its kernels."""
+    code = (
+        "import altair.utils.schemapi as s\n"
+        "calls = []\n"
+        "check = s.validate_jsonschema\n"
+        "s.validate_jsonschema = lambda *a, **k: (calls.append(1), check(*a, **k))[1]\n"
+        "from helpers.publish import kernels\n"
+        "assert kernels._preload() == []\n"
+        "print('validations', len(calls))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["validations", "0"]

@@ -193,10 +193,11 @@ def _sanitise(soup: BeautifulSoup) -> None:
                     del element.attrs[attr]
 
 
-def _display(data: dict[str, Any], metadata: dict[str, Any] | None = None) -> NotebookNode:
-    """A display_data output. Built without nbformat.v4's per-node schema check (new_output
-    validates each of a page's ~150 outputs): nbconvert validates the merged notebook whole."""
-    return nbformat.from_dict({"output_type": "display_data", "data": data, "metadata": metadata or {}})
+def _display(data: dict[str, Any], metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A display_data output, as a plain dict: `build_issue_notebook` makes the merged
+    notebook's nodes in one go, and nbconvert validates it whole (nbformat.v4's new_output
+    schema-checked each of a page's ~150 outputs)."""
+    return {"output_type": "display_data", "data": data, "metadata": metadata or {}}
 
 
 def _tags(cell: NotebookNode) -> set[str]:
@@ -227,7 +228,7 @@ class _Merger:
         link = csv_link(fragment_spec(fragment), unique)
         return f"{fragment}\n{link}" if link else fragment
 
-    def output(self, output: NotebookNode, where: str, tags: set[str]) -> NotebookNode | None:
+    def output(self, output: NotebookNode, where: str, tags: set[str]) -> Mapping[str, Any] | None:
         """One output -> what the issue shows of it (a single-mimetype display_data) or None."""
         kind = output.get("output_type")
         if kind == "stream":

@@ -139,10 +139,10 @@ def kefu_theme() -> alt.theme.ThemeConfig:
 
 # ---------------------------------------------------------------- validation
 
-Builder = TypeVar("Builder", bound=Callable[..., Any])
+_Build = TypeVar("_Build", bound=Callable[..., Any])
 
 
-def _builder(build: Builder) -> Builder:
+def _builder(build: _Build) -> _Build:
     """A chart builder, run without Altair's debug mode (which validates every object it
     makes against the Vega-Lite schema as it is made, a second and third time).
 
@@ -337,7 +337,7 @@ def _responsive(rows: Sequence[Mapping[str, Any]], chart: Any, height: float = H
     `usermeta.columns` keeps the rows' column order for the CSV download
     (`spec_table`): notebooks and the page store specs with sorted keys.
     """
-    sized = chart.copy(deep=False)  # what `.properties()` does, but for validating each value
+    sized = chart.copy(deep=False)  # what `.properties()` does, without validating each value
     sized.usermeta = {"columns": list(rows[0]) if rows else []}
     # fit-x: the width follows the container, the height stays the plot's own
     # (a full "fit" would squeeze the plot under legends and titles).
@@ -357,10 +357,12 @@ def _rate_scale() -> alt.Scale:
     return alt.Scale(zero=True, domain=[0, 1], nice=False)
 
 
-# Small dots on daily lines: each day's tooltip (a line alone shows one datum for the whole path).
-_POINTS = alt.OverlayMarkDef(size=12, filled=True)
-# ... and their legend still shows line strokes (dashed or solid), not the dots.
-_LINE_LEGEND = alt.Legend(symbolType="stroke", symbolStrokeWidth=2, symbolSize=240)
+# Made at import, without validating either (see _builder): the schema is never loaded.
+with debug_mode(False):
+    # Small dots on daily lines: each day's tooltip (a line alone shows one datum for the whole path).
+    _POINTS = alt.OverlayMarkDef(size=12, filled=True)
+    # ... and their legend still shows line strokes (dashed or solid), not the dots.
+    _LINE_LEGEND = alt.Legend(symbolType="stroke", symbolStrokeWidth=2, symbolSize=240)
 
 
 def _date_axis(rows: Sequence[Mapping[str, Any]]) -> alt.Axis:
