@@ -168,11 +168,17 @@ $(VENV)/.ready: requirements.txt requirements-kernel.txt pyproject.toml
 	@# nbstripout 0.9 does not write --keep-id into the filter it installs (and without
 	@# it renumbers the notebooks' cell ids), so the two commands are set again with it,
 	@# and without the kernel's Python version, which JupyterLab writes on save.
+	@# Then the index records the files' timestamps once: a fresh clone's files are as new
+	@# as its index, so git compares their contents at every status, notebooks through the
+	@# filter (~3 s each), and the publisher's read-only status (code_version) can never
+	@# record them; it timed out (10 s) and printed "unknown". Compared through an identity
+	@# filter: the checked-out files are the committed blobs.
 	@if [ "$$(git rev-parse --is-inside-work-tree 2>/dev/null)" = true ]; then \
 	  strip='"$(CURDIR)/$(PY)" -m nbstripout --keep-id --extra-keys metadata.language_info.version'; \
 	  $(VENV)/bin/nbstripout --install --keep-id && \
 	  git config filter.nbstripout.clean "$$strip" && \
-	  git config diff.ipynb.textconv "$$strip -t"; fi
+	  git config diff.ipynb.textconv "$$strip -t" && \
+	  { git -c filter.nbstripout.clean=cat update-index -q --refresh || true; }; fi
 	@touch $@
 	@echo "==> environment ready"
 
@@ -202,7 +208,8 @@ $(READY): requirements.txt requirements-kernel.txt pyproject.toml \
 	  strip='"$(PY)" -m nbstripout --keep-id --extra-keys metadata.language_info.version'; \
 	  $(BIN)/nbstripout --install --keep-id && \
 	  git config filter.nbstripout.clean "$$strip" && \
-	  git config diff.ipynb.textconv "$$strip -t"; fi
+	  git config diff.ipynb.textconv "$$strip -t" && \
+	  { git -c filter.nbstripout.clean=cat update-index -q --refresh || true; }; fi
 	@mkdir -p $(@D)
 	@touch $@
 	@echo "==> $(ACTIVE) ready: kernel $(KERNEL) registered in it (ENV=active)"
